@@ -1,0 +1,176 @@
+"""Training-step and inference cost of (u, grad u): the network derivative against torch autograd.
+
+One training step = forward, a loss on (u, grad u), backward to the parameters:
+
+    loss = mean(u^2) + mean(|grad u|^2)
+
+* ``ours``     ``ReLUNetwork.value_and_jacobian`` (explicit D Phi, fused backward)
+* ``autograd`` ``torch.autograd.grad(u, x, create_graph=True)`` then backward (double backward)
+* ``func``     ``torch.func.vmap(torch.func.jacrev)`` inside ``torch.func.grad`` over the parameters
+
+The methods run in alternation (ours, autograd, func, ours, ...) in one process so that
+machine noise hits them alike; medians and ratios are printed.  The achieved GFLOP/s of
+each step is computed from the multiply-adds of the step's matmuls (the cost model of
+models.derivative for ours; the same count is used for every method, so the figure is the
+useful work per second) against this machine's float32 matmul peak, measured here on a
+2048^3 product.
+
+    python bench/derivatives.py                 # the full table (several minutes)
+    python bench/derivatives.py --quick         # 3x64 only, d in {1, 2, 10}
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models import ReLUNetwork
+from models.derivative import order_costs
+
+Step = Callable[[], None]
+
+
+def matmul_peak_gflops(repeats: int = 5) -> float:
+    a = torch.randn(2048, 2048)
+    b = torch.randn(2048, 2048)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best / 1e9
+
+
+def make_steps(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
+    params: dict[str, torch.Tensor] = dict(net.named_parameters())
+
+    def ours() -> None:
+        net.zero_grad(set_to_none=True)
+        u, jac = net.value_and_jacobian(x)
+        loss = u.square().mean() + jac.square().sum((1, 2)).mean()
+        loss.backward()  # type: ignore[no-untyped-call]
+
+    def autograd() -> None:
+        net.zero_grad(set_to_none=True)
+        xg = x.detach().requires_grad_(True)
+        u = net(xg)
+        (grad,) = torch.autograd.grad(u.sum(), xg, create_graph=True)
+        loss = u.square().mean() + grad.square().sum(1).mean()
+        loss.backward()
+
+    def scalar_u(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = torch.func.functional_call(net, p, (point.unsqueeze(0),)).squeeze()
+        return out
+
+    def func_loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        u = torch.func.functional_call(net, p, (x,))
+        grad = torch.func.vmap(torch.func.jacrev(scalar_u, argnums=1), in_dims=(None, 0))(p, x)
+        loss: torch.Tensor = u.square().mean() + grad.square().sum(1).mean()
+        return loss
+
+    grad_fn = torch.func.grad(func_loss)
+
+    def func() -> None:
+        grad_fn(params)
+
+    return {"ours": ours, "autograd": autograd, "func": func}
+
+
+def make_inference(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
+    def ours() -> None:
+        with torch.no_grad():
+            net.value_and_jacobian(x)
+
+    def autograd() -> None:
+        xg = x.detach().requires_grad_(True)
+        u = net(xg)
+        torch.autograd.grad(u.sum(), xg)
+
+    def scalar_u(point: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = net(point.unsqueeze(0)).squeeze()
+        return out
+
+    vjac = torch.func.vmap(torch.func.jacrev(scalar_u))
+
+    def func() -> None:
+        with torch.no_grad():
+            net(x)
+            vjac(x)
+
+    return {"ours": ours, "autograd": autograd, "func": func}
+
+
+def alternate(steps: dict[str, Step], repeats: int, warmup: int = 3) -> dict[str, float]:
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="3x64 and d in {1, 2, 10} only")
+    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    peak = matmul_peak_gflops()
+    print(
+        f"# machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
+        f"{args.threads} threads, float32 matmul peak {peak:.0f} GFLOP/s (2048^3)"
+    )
+    print(
+        f"# batch {args.batch}, medians of {args.repeats} alternating repeats; "
+        "ratio = other / ours (higher is better for ours)"
+    )
+    archs = {"3x64": [64] * 3, "4x256": [256] * 4}
+    dims = [1, 2, 5, 10, 100, 1000]
+    if args.quick:
+        archs = {"3x64": [64] * 3}
+        dims = [1, 2, 10]
+    print(
+        "| net | d | order | train ours ms | autograd ms | func ms | vs autograd | vs func "
+        "| ours GFLOP/s (% peak) | infer ours Mpt/s | autograd Mpt/s | func Mpt/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for arch_name, hidden in archs.items():
+        for d in dims:
+            net = ReLUNetwork.random([d, *hidden, 1], bias_scale=0.1)
+            x = torch.randn(args.batch, d)
+            train = alternate(make_steps(net, x), args.repeats)
+            infer = alternate(make_inference(net, x), args.repeats)
+            order = net.choose_order(backward=True)
+            flops = 2 * args.batch * order_costs(net.widths, backward=True)[order]
+            gflops = flops / train["ours"] / 1e9
+            mpts = {k: args.batch / v / 1e6 for k, v in infer.items()}
+            print(
+                f"| {arch_name} | {d} | {order} | {train['ours'] * 1e3:.2f} | {train['autograd'] * 1e3:.2f} "
+                f"| {train['func'] * 1e3:.2f} | {train['autograd'] / train['ours']:.2f}x "
+                f"| {train['func'] / train['ours']:.2f}x | {gflops:.0f} ({100 * gflops / peak:.0f}%) "
+                f"| {mpts['ours']:.2f} | {mpts['autograd']:.2f} | {mpts['func']:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The activation rho and its generalized derivative rho'_c (DESIGN.md section 2).
+
+    rho(s)     = s            if s > 0,   alpha * s  if s <= 0     (alpha = 0 for ReLU)
+    rho'_c(s)  = 1            if s > 0,   alpha      if s < 0,     c at s = 0
+
+c is a free parameter of the network derivative (API: ``relu_prime_at_zero``).  Deep
+learning libraries use c = 0; the chain rule of the network derivative holds for every c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+ActivationName = Literal["relu", "leaky_relu"]
+ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """rho (ReLU or leaky ReLU with slope ``alpha``) together with the value ``c`` of rho'(0)."""
+
+    name: ActivationName
+    alpha: float
+    c: float
+
+    @classmethod
+    def make(cls, name: str, negative_slope: float, relu_prime_at_zero: float) -> Activation:
+        """Validate the user's choice and return the activation it names."""
+        if name not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+        alpha = 0.0 if name == "relu" else float(negative_slope)
+        if name == "leaky_relu" and not 0.0 <= alpha < 1.0:
+            raise ValueError(f"negative_slope must lie in [0, 1) for leaky_relu, got {negative_slope!r}")
+        c = float(relu_prime_at_zero)
+        if c != c or c in (float("inf"), float("-inf")):
+            raise ValueError(f"relu_prime_at_zero must be a finite number, got {relu_prime_at_zero!r}")
+        return cls(name=name, alpha=alpha, c=c)  # type: ignore[arg-type]
+
+    def slope(self, z: Tensor) -> Tensor:
+        """rho'_c(z), elementwise, in the dtype of z.
+
+        Built from s = sign(z) in {-1, 0, 1} (comparison kernels are several times slower
+        on CPU): rho'_c = c + s (1 - alpha)/2 + s^2 ((1 + alpha)/2 - c), which reduces to
+        max(s, 0) (1 - alpha) + alpha when c = alpha.
+        """
+        s = torch.sign(z)
+        if self.c == self.alpha:
+            d = s.clamp_min_(0.0)
+            return d if self.alpha == 0.0 else d.mul_(1.0 - self.alpha).add_(self.alpha)
+        k1 = (1.0 - self.alpha) / 2.0
+        k2 = (1.0 + self.alpha) / 2.0 - self.c
+        return s.mul(k2).add_(k1).mul_(s).add_(self.c)
+
+    def __call__(self, z: Tensor) -> Tensor:
+        """rho(z) elementwise (autograd-friendly: used for the plain realization)."""
+        if self.alpha == 0.0:
+            return torch.relu(z)
+        return torch.nn.functional.leaky_relu(z, self.alpha)
+
+    @property
+    def identity_scale(self) -> float:
+        """1 + alpha: rho(s) - rho(-s) = (1 + alpha) s, the two-neuron identity."""
+        return 1.0 + self.alpha

@@ -1,0 +1,110 @@
+"""Certified interval enclosures of R Phi and D Phi over a box (DESIGN.md section 2, Bounds).
+
+For a box X = [lower, upper] the pre-activations are enclosed layer by layer in midpoint-
+radius form: if h in [c - r, c + r] then A h + b in [A c + b - |A| r, A c + b + |A| r]; rho is
+monotone, so rho([lo, hi]) = [rho(lo), rho(hi)].  For the derivative, Delta_l(x) lies in the
+interval hull of the values rho'_c can take on [lo, hi] (1 where lo > 0, alpha where
+hi < 0, otherwise the hull of {alpha, c, 1} restricted to the signs present), and
+
+    D z_{l+1} = A_{l+1} Delta_l D z_l
+
+is enclosed by an interval row scaling followed by a midpoint-radius product.  Every bound
+is widened by the floating-point error of a length-n dot product, gamma_n (|c| + r) with
+gamma_n = n u / (1 - n u), so the enclosures hold for the exact real arithmetic of the
+realization, not only for the float64 one.  Intervals are inclusion monotone: a smaller box
+never gives a wider enclosure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from models.network import ReLUNetwork
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """value_lower <= R Phi(x) <= value_upper and jacobian_lower <= D Phi(x) <= jacobian_upper
+    for every x in the box (entrywise; shapes (N_L,) and (N_L, N_0))."""
+
+    value_lower: Tensor
+    value_upper: Tensor
+    jacobian_lower: Tensor
+    jacobian_upper: Tensor
+
+    def value_width(self) -> Tensor:
+        return self.value_upper - self.value_lower
+
+    def jacobian_width(self) -> Tensor:
+        return self.jacobian_upper - self.jacobian_lower
+
+
+def _gamma(n: int, dtype: torch.dtype) -> float:
+    unit = torch.finfo(dtype).eps / 2.0
+    return (n + 2) * unit / (1.0 - (n + 2) * unit)
+
+
+def _affine(a: Tensor, b: Tensor | None, mid: Tensor, rad: Tensor) -> tuple[Tensor, Tensor]:
+    """Enclosure of A h (+ b) for h in [mid - rad, mid + rad], with rounding slack."""
+    center = mid @ a.t() if b is None else mid @ a.t() + b
+    radius = rad @ a.abs().t()
+    magnitude = mid.abs() @ a.abs().t() + radius + (0.0 if b is None else b.abs())
+    radius = radius + _gamma(a.shape[1], a.dtype) * magnitude
+    return center, radius
+
+
+def _slope_hull(lo: Tensor, hi: Tensor, alpha: float, c: float) -> tuple[Tensor, Tensor]:
+    """Interval hull of {rho'_c(s) : s in [lo, hi]} per neuron."""
+    inf = torch.full_like(lo, float("inf"))
+    low, high = inf, -inf
+    for value, possible in ((1.0, hi > 0), (alpha, lo < 0), (c, (lo <= 0) & (hi >= 0))):
+        low = torch.where(possible, torch.clamp(low, max=value), low)
+        high = torch.where(possible, torch.clamp(high, min=value), high)
+    return low, high
+
+
+def enclose(net: ReLUNetwork, lower: Sequence[float] | Tensor, upper: Sequence[float] | Tensor) -> Enclosure:
+    """Certified enclosures of R Phi and D Phi over the box [lower, upper] (float64 arithmetic)."""
+    weights = [a.detach().to(torch.float64) for a in net.weights]
+    biases = [b.detach().to(torch.float64) for b in net.biases]
+    lo_x = torch.as_tensor(lower, dtype=torch.float64).reshape(1, -1)
+    hi_x = torch.as_tensor(upper, dtype=torch.float64).reshape(1, -1)
+    if lo_x.shape[1] != net.in_features or hi_x.shape != lo_x.shape:
+        raise ValueError(
+            f"the box needs {net.in_features} lower and upper bounds, got {tuple(lo_x.shape)} "
+            f"and {tuple(hi_x.shape)}"
+        )
+    if not bool((lo_x <= hi_x).all()) or not bool(torch.isfinite(lo_x).all() & torch.isfinite(hi_x).all()):
+        raise ValueError("the box must be finite with lower <= upper in every coordinate")
+    alpha, c = net.act.alpha, net.act.c
+    mid, rad = (lo_x + hi_x) / 2.0, (hi_x - lo_x) / 2.0
+    # Tangent enclosure of D z_l as midpoint/radius (N_l, N_0); D z_1 = A_1 exactly.
+    jac_mid: Tensor = weights[0]
+    jac_rad: Tensor = torch.zeros_like(weights[0])
+    center, radius = _affine(weights[0], biases[0], mid, rad)
+    for a, b in zip(weights[1:], biases[1:], strict=True):
+        z_lo, z_hi = (center - radius)[0], (center + radius)[0]
+        s_lo, s_hi = _slope_hull(z_lo, z_hi, alpha, c)
+        h_lo = torch.where(z_lo > 0, z_lo, alpha * z_lo)
+        h_hi = torch.where(z_hi > 0, z_hi, alpha * z_hi)
+        mid, rad = ((h_lo + h_hi) / 2.0).unsqueeze(0), ((h_hi - h_lo) / 2.0).unsqueeze(0)
+        # Row scaling of the tangent interval by [s_lo, s_hi]: the hull of the four products.
+        j_lo, j_hi = jac_mid - jac_rad, jac_mid + jac_rad
+        products = torch.stack(
+            [s_lo[:, None] * j_lo, s_lo[:, None] * j_hi, s_hi[:, None] * j_lo, s_hi[:, None] * j_hi]
+        )
+        p_lo, p_hi = products.min(0).values, products.max(0).values
+        p_mid, p_rad = (p_lo + p_hi) / 2.0, (p_hi - p_lo) / 2.0
+        jac_mid_t, jac_rad_t = _affine(a, None, p_mid.t(), p_rad.t())
+        jac_mid, jac_rad = jac_mid_t.t(), jac_rad_t.t()
+        center, radius = _affine(a, b, mid, rad)
+    return Enclosure(
+        value_lower=(center - radius)[0],
+        value_upper=(center + radius)[0],
+        jacobian_lower=jac_mid - jac_rad,
+        jacobian_upper=jac_mid + jac_rad,
+    )

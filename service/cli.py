@@ -1,0 +1,120 @@
+"""The ``relupde`` command line.
+
+``relupde check`` verifies the network calculus on this machine and prints what it found:
+the null-set examples of DESIGN.md section 2 (D Phi against torch autograd), the exact chain
+rule at kinks, and the error of each exact construction against its formula.  The solver
+and service subcommands (``solve``, ``serve``, ``worker``) arrive with their packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from models import ReLUNetwork, compose, constructions
+
+
+def _null_set_rows() -> list[tuple[str, float, float, float]]:
+    rows = []
+    zero = torch.zeros(1, 1, dtype=torch.float64)
+    for c in (0.0, 0.5, 1.0):
+        one = torch.ones(1, 1, dtype=torch.float64)
+        ident = ReLUNetwork(
+            [
+                (torch.tensor([[1.0], [-1.0]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64)),
+                (torch.tensor([[1.0, -1.0]], dtype=torch.float64), torch.zeros(1, dtype=torch.float64)),
+            ],
+            relu_prime_at_zero=c,
+        )
+        nested = ReLUNetwork(
+            [
+                (one.clone(), torch.zeros(1, dtype=torch.float64)),
+                (-one, torch.zeros(1, dtype=torch.float64)),
+                (one.clone(), torch.zeros(1, dtype=torch.float64)),
+            ],
+            relu_prime_at_zero=c,
+        )
+        for name, net, formula in (
+            ("ReLU(x)-ReLU(-x) at 0", ident, 2 * c),
+            ("ReLU(-ReLU(x)) at 0", nested, -c * c),
+        ):
+            x = zero.clone().requires_grad_(True)
+            (auto,) = torch.autograd.grad(net(x).sum(), x)
+            with torch.no_grad():
+                ours = float(net.jacobian(zero)[0, 0, 0])
+            rows.append((f"{name}, c={c}", ours, formula, float(auto[0, 0])))
+    return rows
+
+
+def _chain_rule_ok() -> bool:
+    gen = torch.Generator().manual_seed(0)
+    for c in (0.0, 0.5, 1.0):
+        inner = ReLUNetwork(
+            [
+                (torch.randint(-2, 3, (4, 3), generator=gen).double(), torch.zeros(4, dtype=torch.float64)),
+                (torch.randint(-2, 3, (2, 4), generator=gen).double(), torch.zeros(2, dtype=torch.float64)),
+            ],
+            relu_prime_at_zero=c,
+        )
+        outer = ReLUNetwork(
+            [
+                (torch.randint(-2, 3, (3, 2), generator=gen).double(), torch.zeros(3, dtype=torch.float64)),
+                (torch.randint(-2, 3, (1, 3), generator=gen).double(), torch.zeros(1, dtype=torch.float64)),
+            ],
+            relu_prime_at_zero=c,
+        )
+        x = torch.randint(-2, 3, (256, 3), generator=gen).double()
+        y, d_inner = inner.value_and_jacobian(x)
+        _, d_outer = outer.value_and_jacobian(y)
+        d_both = compose(outer, inner).jacobian(x)
+        if not torch.equal(d_both, d_outer @ d_inner):
+            return False
+    return True
+
+
+def check() -> int:
+    """Print the calculus self-check; exit status 1 if any exact identity fails."""
+    failed = False
+    print("network derivative on null sets (DESIGN.md section 2):")
+    print(f"  {'case':32s} {'D Phi':>8s} {'formula':>8s} {'autograd':>9s}")
+    for name, ours, formula, auto in _null_set_rows():
+        failed |= ours != formula
+        print(f"  {name:32s} {ours:8.3f} {formula:8.3f} {auto:9.3f}")
+    chain = _chain_rule_ok()
+    failed |= not chain
+    verdict = "ok" if chain else "FAILED"
+    print(f"chain rule D(Psi.Phi) = DPsi(RPhi) DPhi exactly at kinks, c in {{0, 0.5, 1}}: {verdict}")
+    print("exact constructions (measured on 2^16 points off the kinks vs the stated error):")
+    x = (torch.arange(1, 2**16, dtype=torch.float64) / 2**16 + 1e-9).unsqueeze(1)
+    for m in (2, 4, 8):
+        with torch.no_grad():
+            value, deriv = constructions.square(m).value_and_jacobian(x)
+        bound = constructions.square_error(m)
+        v_err = float((value[:, 0] - x[:, 0] ** 2).abs().max())
+        d_err = float((deriv[:, 0, 0] - 2 * x[:, 0]).abs().max())
+        slack = 64 * torch.finfo(torch.float64).eps  # rounding of values of size <= 1
+        failed |= v_err > bound.value + slack or d_err > bound.derivative + slack
+        print(
+            f"  square(m={m}): value {v_err:.3e} <= {bound.value:.3e}, "
+            f"derivative {d_err:.3e} <= {bound.derivative:.3e}"
+        )
+    print("all checks passed" if not failed else "SOME CHECKS FAILED")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relupde", description="PDE solving with ReLU networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="verify the network calculus on this machine and print the figures")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check()
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
