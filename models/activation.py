@@ -55,6 +55,18 @@ class Activation:
         k2 = (1.0 + self.alpha) / 2.0 - self.c
         return s.mul(k2).add_(k1).mul_(s).add_(self.c)
 
+    def value_and_slope(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(rho(z), rho'_c(z)); may overwrite z.
+
+        For ReLU with c = 0 the slope is sign(rho(z)) (one pass fewer); otherwise
+        rho(z) = z rho'_c(z), which holds at z = 0 for every c.
+        """
+        if self.alpha == 0.0 and self.c == 0.0:
+            h = torch.relu(z)
+            return h, torch.sign(h)
+        d = self.slope(z)
+        return z.mul_(d), d
+
     def __call__(self, z: Tensor) -> Tensor:
         """rho(z) elementwise (autograd-friendly: used for the plain realization)."""
         if self.alpha == 0.0:

@@ -96,8 +96,7 @@ class ReverseJacobian(torch.autograd.Function):
         slopes: list[Tensor] = []
         for a, b in zip(weights[:-1], biases[:-1], strict=True):
             z = (h @ a.t()).add_(b)  # addmm would first copy the broadcast bias: slower on CPU
-            d = act.slope(z)
-            h = z.mul_(d)  # rho(z) = z rho'_c(z) for every c, z = 0 included
+            h, d = act.value_and_slope(z)
             posts.append(h)
             slopes.append(d)
         top = weights[-1]
