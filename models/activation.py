@@ -55,17 +55,34 @@ class Activation:
         k2 = (1.0 + self.alpha) / 2.0 - self.c
         return s.mul(k2).add_(k1).mul_(s).add_(self.c)
 
-    def value_and_slope(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """(rho(z), rho'_c(z)); may overwrite z.
+    @property
+    def slope_from_value(self) -> bool:
+        """True for ReLU with c = 0: then rho'_c(z) = [rho(z) > 0] is a function of rho(z)."""
+        return self.alpha == 0.0 and self.c == 0.0
 
-        For ReLU with c = 0 the slope is sign(rho(z)) (one pass fewer); otherwise
-        rho(z) = z rho'_c(z), which holds at z = 0 for every c.
+    def value_and_carrier(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(rho(z), carrier of rho'_c(z)); may overwrite z.
+
+        The carrier is rho(z) itself when ``slope_from_value`` (no slope tensor is formed
+        at all: see ``times_slope``), else rho'_c(z); rho(z) = z rho'_c(z) for every c.
         """
-        if self.alpha == 0.0 and self.c == 0.0:
+        if self.slope_from_value:
             h = torch.relu(z)
-            return h, torch.sign(h)
+            return h, h
         d = self.slope(z)
         return z.mul_(d), d
+
+    def slope_of_carrier(self, carrier: Tensor) -> Tensor:
+        """rho'_c(z) from the carrier returned by ``value_and_carrier``."""
+        return torch.sign(carrier) if self.slope_from_value else carrier
+
+    def times_slope(self, t: Tensor, carrier: Tensor) -> Tensor:
+        """t * rho'_c(z) (broadcasting), possibly in place.  For ReLU with c = 0 this is the
+        masked copy t [rho(z) > 0] in one pass (the kernel of torch's own relu backward)."""
+        if self.slope_from_value:
+            out: Tensor = torch.ops.aten.threshold_backward(t, carrier, 0.0)
+            return out
+        return t.mul_(carrier)
 
     def __call__(self, z: Tensor) -> Tensor:
         """rho(z) elementwise (autograd-friendly: used for the plain realization)."""

@@ -65,13 +65,14 @@ def choose_order(widths: Sequence[int], backward: bool) -> AccumulationOrder:
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     """a @ b, computed as (b^T a^T)^T when the product has only a few columns.
 
-    MKL's CPU GEMM is several times slower for tall outputs of 2..16 columns (the D Phi of
-    a low-dimensional input, the weight gradient of the first layer) than for the same
-    product laid out wide; the result is the same matrix (a transposed view).
+    MKL's CPU GEMM is 2.5-5x slower for tall outputs of 2..16 columns (the D Phi of a
+    low-dimensional input, the weight gradient of the first layer) than for the same
+    product laid out wide with a contiguous left factor; the result is the same matrix
+    (a transposed view).
     """
     cols = b.shape[1]
     if 2 <= cols <= 16 and a.shape[0] >= 64 * cols:
-        return (b.t() @ a.t()).t()
+        return (b.t().contiguous() @ a.t()).t()
     return a @ b
 
 
@@ -96,7 +97,7 @@ class ReverseJacobian(torch.autograd.Function):
         slopes: list[Tensor] = []
         for a, b in zip(weights[:-1], biases[:-1], strict=True):
             z = (h @ a.t()).add_(b)  # addmm would first copy the broadcast bias: slower on CPU
-            h, d = act.value_and_slope(z)
+            h, d = act.value_and_carrier(z)  # d carries Delta_l (see Activation.times_slope)
             posts.append(h)
             slopes.append(d)
         top = weights[-1]
@@ -109,9 +110,10 @@ class ReverseJacobian(torch.autograd.Function):
             # B_{L-1}[n, m] = Delta_{L-1}(x_n) row of (diag(A_L[m]) A_{L-1}), all m in one matmul.
             below = weights[-2]
             scaled = (top.unsqueeze(2) * below.unsqueeze(0)).transpose(0, 1)
+            slopes[-1] = act.slope_of_carrier(slopes[-1])  # the top Delta is a matmul operand
             bmat = _matmul(slopes[-1], scaled.reshape(below.shape[0], -1)).reshape(n, m, -1)
             for layer in range(depth - 2, 0, -1):
-                v = bmat.mul_(slopes[layer - 1].unsqueeze(1))
+                v = act.times_slope(bmat, slopes[layer - 1].unsqueeze(1))
                 vs.append(v)
                 bmat = _matmul(v.reshape(n * m, -1), weights[layer - 1]).reshape(n, m, -1)
             vs.reverse()
@@ -164,7 +166,7 @@ class ReverseJacobian(torch.autograd.Function):
                     grads_b.append(((gu.t() @ d_top) * a_top).sum(0))
             if gb is not None:
                 gv = (gb.reshape(n * m, -1) @ weights[layer].t()).view(n, m, -1)
-                gb = gv.mul_(slopes[layer].unsqueeze(1))
+                gb = ctx.act.times_slope(gv, slopes[layer].unsqueeze(1))
         if depth >= 2:
             top_grad = gu.t() @ posts[-1]
             if gb is not None:
