@@ -76,6 +76,14 @@ def _matmul(a: Tensor, b: Tensor) -> Tensor:
     return a @ b
 
 
+def _pack_grads(gx: Tensor | None, grads_w: list[Tensor], grads_b: list[Tensor]) -> tuple[Tensor | None, ...]:
+    """Gradients in the order of ``apply(x, act, A_1, b_1, ..., A_L, b_L)``."""
+    out: list[Tensor | None] = [gx, None]
+    for gw, gbias in zip(grads_w, grads_b, strict=True):
+        out.extend((gw, gbias))
+    return tuple(out)
+
+
 def _unpack(params: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
     return list(params[0::2]), list(params[1::2])
 
@@ -182,10 +190,7 @@ class ReverseJacobian(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             # D Phi is piecewise constant in x, so only the value contributes: gx = gu D Phi.
             gx = torch.bmm(gu.unsqueeze(1), jac).squeeze(1)
-        out: list[Tensor | None] = [gx, None]
-        for gw, gbias in zip(grads_w, grads_b, strict=True):
-            out.extend((gw, gbias))
-        return tuple(out)
+        return _pack_grads(gx, grads_w, grads_b)
 
 
 class ForwardJacobian(torch.autograd.Function):
@@ -244,10 +249,7 @@ class ForwardJacobian(torch.autograd.Function):
         grads_w[0] = g_value.t() @ x + gs[:, 1:, :].sum(0).t()
         grads_b[0] = g_value.sum(0)
         gx = g_value @ weights[0] if ctx.needs_input_grad[0] else None
-        out: list[Tensor | None] = [gx, None]
-        for gw, gbias in zip(grads_w, grads_b, strict=True):
-            out.extend((gw, gbias))
-        return tuple(out)
+        return _pack_grads(gx, grads_w, grads_b)
 
 
 def value_and_jacobian(
