@@ -72,6 +72,13 @@ class ReLUNetwork(nn.Module):
         self.biases = nn.ParameterList(
             [b if isinstance(b, nn.Parameter) else nn.Parameter(b) for _, b in layers]
         )
+        # Shapes are fixed for the life of the module; the per-call order choice is cached.
+        self._widths = (int(layers[0][0].shape[1]), *(int(a.shape[0]) for a, _ in layers))
+        self._orders = {flag: choose_order(self._widths, flag) for flag in (False, True)}
+
+    def _tensors(self) -> tuple[list[Tensor], list[Tensor]]:
+        """The current A_l and b_l (ParameterList indexing is slow on a hot path)."""
+        return list(self.weights._parameters.values()), list(self.biases._parameters.values())  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -113,7 +120,7 @@ class ReLUNetwork(nn.Module):
     @property
     def widths(self) -> tuple[int, ...]:
         """The architecture (N_0, N_1, ..., N_L)."""
-        return (int(self.weights[0].shape[1]), *(int(a.shape[0]) for a in self.weights))
+        return self._widths
 
     @property
     def depth(self) -> int:
@@ -148,9 +155,9 @@ class ReLUNetwork(nn.Module):
         return f"widths={self.widths}, activation={self.act.name!r}, alpha={self.act.alpha}, c={self.act.c}"
 
     def _check_input(self, x: Tensor) -> None:
-        if x.dim() != 2 or x.shape[1] != self.in_features:
+        if x.dim() != 2 or x.shape[1] != self._widths[0]:
             raise ValueError(f"input must have shape (n, {self.in_features}), got {tuple(x.shape)}")
-        if x.dtype != self.dtype:
+        if x.dtype != self.weights[0].dtype:
             raise TypeError(f"input dtype {x.dtype} differs from the network's {self.dtype}")
 
     # ----------------------------------------------------------------- realization
@@ -176,8 +183,9 @@ class ReLUNetwork(nn.Module):
     def choose_order(self, backward: bool | None = None) -> AccumulationOrder:
         """The accumulation order value_and_jacobian uses by default (cheaper in multiply-adds)."""
         if backward is None:
-            backward = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
-        return choose_order(self.widths, backward)
+            weights, biases = self._tensors()
+            backward = torch.is_grad_enabled() and any(t.requires_grad for t in (*weights, *biases))
+        return self._orders[backward]
 
     def order_costs(self, backward: bool) -> dict[str, int]:
         """Multiply-adds per point of each accumulation order."""
@@ -194,8 +202,13 @@ class ReLUNetwork(nn.Module):
         self._check_input(x)
         if order not in ("auto", "forward", "reverse"):
             raise ValueError(f"order must be 'auto', 'forward' or 'reverse', got {order!r}")
-        chosen: AccumulationOrder = self.choose_order() if order == "auto" else order
-        return value_and_jacobian(x, self.act, list(self.weights), list(self.biases), chosen)
+        weights, biases = self._tensors()
+        if order == "auto":
+            backward = torch.is_grad_enabled() and any(t.requires_grad for t in (*weights, *biases))
+            chosen: AccumulationOrder = self._orders[backward]
+        else:
+            chosen = order
+        return value_and_jacobian(x, self.act, weights, biases, chosen)
 
     def jacobian(self, x: Tensor) -> Tensor:
         """D Phi(x) alone, shape (n, N_L, N_0)."""
