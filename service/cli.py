@@ -2,8 +2,11 @@
 
 ``relupde check`` verifies the network calculus on this machine and prints what it found:
 the null-set examples of DESIGN.md section 2 (D Phi against torch autograd), the exact chain
-rule at kinks, and the error of each exact construction against its formula.  The solver
-and service subcommands (``solve``, ``serve``, ``worker``) arrive with their packages.
+rule at kinks, and the error of each exact construction against its formula.
+
+``relupde solve SPEC.json --out DIR`` trains a job in this process (progress bar on a
+terminal), saves the model folder and prints the residuals and the errors against
+``exact``.  ``serve`` and ``worker`` arrive with the service.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -105,13 +109,52 @@ def check() -> int:
     return 1 if failed else 0
 
 
+def solve_command(spec_path: str, out: str) -> int:
+    """Train a job spec in this process, save the model folder, print the errors."""
+    from pydantic import ValidationError
+
+    from solver import JobSpec, solve
+
+    try:
+        text = Path(spec_path).read_text()
+    except OSError as exc:
+        print(f"relupde solve: cannot read {spec_path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        spec = JobSpec.model_validate_json(text)
+    except ValidationError as exc:
+        print(f"relupde solve: {spec_path} is not a valid job spec:\n{exc}", file=sys.stderr)
+        return 2
+    model = solve(spec, progress=True)
+    folder = model.save(out)
+    metrics = model.metrics
+    print(f"trained {metrics['steps']} steps in {metrics['seconds']:.1f} s; model saved to {folder}")
+    label = "sample sup" if metrics["loss_norm"] == "sup" else "mean square"
+    for term, value in metrics["terms"].items():
+        print(f"  residual {term:28s} {label} {value:.3e}")
+    if model.errors is None:
+        print("no exact solution given: errors not measured")
+    else:
+        e = model.errors
+        print(
+            f"errors on {e['n_points']} fresh points: rel_l2 {e['rel_l2']:.3e}, "
+            f"linf {e['linf']:.3e}, grad_linf {e['grad_linf']:.3e}"
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relupde", description="PDE solving with ReLU networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="verify the network calculus on this machine and print the figures")
+    solve_parser = sub.add_parser("solve", help="train a job spec in this process (no server)")
+    solve_parser.add_argument("spec", help="path to a job spec (JSON, API.md section 1)")
+    solve_parser.add_argument("--out", required=True, help="folder to write the model to")
     args = parser.parse_args(argv)
     if args.command == "check":
         return check()
+    if args.command == "solve":
+        return solve_command(args.spec, args.out)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -21,3 +21,36 @@ def test_console_script_entry_point_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "chain rule" in proc.stdout
+
+
+def test_solve_command_trains_saves_and_prints_errors(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from solver import load_model
+
+    spec = {
+        "problem": {
+            "kind": "first_order",
+            "dimension": 1,
+            "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+            "equation": "u_x0 - 1",
+            "conditions": [{"type": "dirichlet", "on": "x0=lower", "value": "0"}],
+            "exact": "x0",
+        },
+        "network": {"hidden": [8]},
+        "training": {"steps": 10, "points": {"interior": 32, "boundary": 8}},
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    assert main(["solve", str(path), "--out", str(tmp_path / "model")]) == 0
+    out = capsys.readouterr().out
+    assert "rel_l2" in out and "model saved to" in out
+    assert load_model(tmp_path / "model").errors is not None
+
+
+def test_solve_command_reports_a_bad_spec(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.json"
+    path.write_text('{"problem": {"kind": "nope"}}')
+    assert main(["solve", str(path), "--out", str(tmp_path / "m")]) == 2
+    assert "not a valid job spec" in capsys.readouterr().err
+    assert main(["solve", str(tmp_path / "missing.json"), "--out", str(tmp_path / "m")]) == 2

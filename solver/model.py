@@ -1,0 +1,179 @@
+"""A trained model: evaluation, errors against ``exact``, and safe persistence.
+
+On disk a model is a folder with ``weights.safetensors`` (A1, b1, ..., AL, bL in float64,
+already in physical coordinates) and ``manifest.json`` (format version, the job spec, the
+architecture, metrics, errors, estimate, library versions and the sha256 of the weights).
+It is written under a temporary name and renamed into place; on load the hash and every
+shape are checked, and a tampered or truncated file is refused with ``ModelFileError``.
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from models import ReLUNetwork
+from solver.spec import JobSpec
+
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+MANIFEST = "manifest.json"
+VERSION = "0.1.0"
+
+
+class ModelFileError(ValueError):
+    """A model folder that cannot be trusted or read; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """value (n,), gradient (n, inputs); bound and gradient_bound (n,) or None (not whole-space)."""
+
+    value: NDArray[np.float64]
+    gradient: NDArray[np.float64]
+    bound: NDArray[np.float64] | None
+    gradient_bound: NDArray[np.float64] | None
+
+
+class Model:
+    """A solved job: the network in physical coordinates (float64) and what is known of it."""
+
+    def __init__(
+        self,
+        network: ReLUNetwork,
+        spec: JobSpec,
+        metrics: dict[str, Any],
+        errors: dict[str, float] | None,
+        estimate: dict[str, Any] | None = None,
+    ) -> None:
+        self.network = network.to(torch.float64)
+        self.spec = spec
+        self.metrics = metrics
+        self.errors = errors
+        self.estimate = estimate
+
+    @property
+    def n_inputs(self) -> int:
+        return self.network.in_features
+
+    def evaluate(self, points: NDArray[Any] | list[list[float]]) -> Evaluation:
+        """u and grad u (with respect to every input, t first) at points of shape (n, inputs)."""
+        array = np.asarray(points, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"points must have shape (n, {self.n_inputs}) "
+                f"({'t, ' if self.spec.problem.time else ''}x0..x{self.spec.problem.dimension - 1}), "
+                f"got {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError("points must be finite numbers (no NaN or infinity)")
+        x = torch.from_numpy(array)
+        with torch.no_grad():
+            u, jac = self.network.value_and_jacobian(x)
+        return Evaluation(u[:, 0].numpy().copy(), jac[:, 0, :].numpy().copy(), None, None)
+
+    # ------------------------------------------------------------------ persistence
+    def manifest(self, weights_sha256: str) -> dict[str, Any]:
+        net = self.network
+        return {
+            "format_version": FORMAT_VERSION,
+            "spec": self.spec.model_dump(mode="json"),
+            "architecture": {
+                "widths": list(net.widths),
+                "activation": net.act.name,
+                "negative_slope": net.negative_slope,
+                "relu_prime_at_zero": net.act.c,
+                "inputs": (["t"] if self.spec.problem.time else [])
+                + [f"x{i}" for i in range(self.spec.problem.dimension)],
+                "value_output": 0,
+            },
+            "metrics": self.metrics,
+            "errors": self.errors,
+            "estimate": self.estimate,
+            "versions": {"relupde": VERSION, "torch": torch.__version__, "python": platform.python_version()},
+            "weights_sha256": weights_sha256,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the model folder atomically (temporary folder, then rename)."""
+        target = Path(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for index, (a, b) in enumerate(self.network.layers, start=1):
+            tensors[f"A{index}"] = a.detach().to(torch.float64).contiguous()
+            tensors[f"b{index}"] = b.detach().to(torch.float64).contiguous()
+        blob = save_safetensors(
+            tensors, metadata={"format": "relupde", "format_version": str(FORMAT_VERSION)}
+        )
+        digest = hashlib.sha256(blob).hexdigest()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            (tmp / WEIGHTS).write_bytes(blob)
+            (tmp / MANIFEST).write_text(json.dumps(self.manifest(digest), indent=2, allow_nan=False))
+            if target.exists():
+                old = target.with_name(f".{target.name}.old")
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(target, old)
+                os.replace(tmp, target)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def load_model(folder: str | os.PathLike[str]) -> Model:
+    """Load and verify a model folder written by ``Model.save``."""
+    path = Path(folder)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        blob = (path / WEIGHTS).read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"{path} is not a model folder: {exc.filename} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path / MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path / MANIFEST}: unknown format (expected format_version {FORMAT_VERSION})")
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != manifest.get("weights_sha256"):
+        raise ModelFileError(
+            f"{path / WEIGHTS} does not match the sha256 in the manifest: the file was changed or truncated"
+        )
+    try:
+        tensors = load_safetensors(blob)
+        spec = JobSpec.model_validate(manifest["spec"])
+        arch = manifest["architecture"]
+        widths = [int(w) for w in arch["widths"]]
+        layers = []
+        for index in range(1, len(widths)):
+            a, b = tensors[f"A{index}"], tensors[f"b{index}"]
+            if tuple(a.shape) != (widths[index], widths[index - 1]) or tuple(b.shape) != (widths[index],):
+                raise ModelFileError(f"layer {index} has shape {tuple(a.shape)}, manifest says {widths}")
+            layers.append((a, b))
+        network = ReLUNetwork(layers, arch["activation"], arch["negative_slope"], arch["relu_prime_at_zero"])
+    except ModelFileError:
+        raise
+    except Exception as exc:  # malformed content of a file whose hash matched its own manifest
+        raise ModelFileError(
+            f"{path}: the model files are inconsistent ({type(exc).__name__}: {exc})"
+        ) from None
+    return Model(network, spec, manifest.get("metrics", {}), manifest.get("errors"), manifest.get("estimate"))

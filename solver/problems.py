@@ -1,0 +1,324 @@
+"""PDE residuals with ReLU networks (DESIGN.md section 3): every residual is first order.
+
+* ``first_order``: r = F(t, x, u, u_t, grad u) with u = R Phi and its derivatives from D Phi.
+* ``divergence_form``: one network with outputs (u, sigma); the flux residual
+  sigma - K grad u and the balance residual [u_t] - div sigma + b . grad u + c u - f, where
+  div sigma is the trace of the sigma block of D Phi.
+* ``kolmogorov``: Feynman-Kac regression of u(t, x) on phi(X_t^x) and of grad_x u on the
+  pathwise derivative grad phi(X_t) dX_t/dx (exact simulation for constant coefficients,
+  Euler-Maruyama otherwise; the pathwise derivative is the derivative of the simulated map
+  x -> phi(X_t^x) with the noise held fixed).  Antithetic paths are averaged per point.
+
+Conditions are residuals on their own point sets; an initial condition also matches the
+spatial gradient of its data (a Sobolev target).  Residual magnitudes are returned per
+point; ``solver.loss`` turns them into the sup- or l2-type loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from solver.domains import DTYPE, Region, Slab, derived_seed, sobol
+from solver.expressions import Expression, equation_names, parse, space_env, space_names
+from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
+
+KOLMOGOROV_PATHS = 8  # per point, in antithetic pairs
+EULER_STEPS = 32
+
+
+@dataclass
+class PointSet:
+    """Points of one residual term: times (n,) or None, space points (n, d), normals, targets."""
+
+    t: Tensor | None
+    x: Tensor
+    normals: Tensor | None = None
+    targets: dict[str, Tensor] = field(default_factory=dict)
+
+    def inputs(self) -> Tensor:
+        return self.x if self.t is None else torch.cat([self.t.unsqueeze(1), self.x], 1)
+
+    def to(self, dtype: torch.dtype) -> PointSet:
+        cast = {k: v.to(dtype) for k, v in self.targets.items()}
+        return PointSet(
+            None if self.t is None else self.t.to(dtype),
+            self.x.to(dtype),
+            None if self.normals is None else self.normals.to(dtype),
+            cast,
+        )
+
+    def select(self, index: Tensor) -> PointSet:
+        return PointSet(
+            None if self.t is None else self.t[index],
+            self.x[index],
+            None if self.normals is None else self.normals[index],
+            {k: v[index] for k, v in self.targets.items()},
+        )
+
+    @staticmethod
+    def concat(a: PointSet, b: PointSet) -> PointSet:
+        def cat(p: Tensor | None, q: Tensor | None) -> Tensor | None:
+            return None if p is None or q is None else torch.cat([p, q])
+
+        return PointSet(
+            cat(a.t, b.t),
+            torch.cat([a.x, b.x]),
+            cat(a.normals, b.normals),
+            {k: torch.cat([a.targets[k], b.targets[k]]) for k in a.targets},
+        )
+
+
+def _matrix(value: str | list[list[str]], names: dict[str, str]) -> Expression | list[list[Expression]]:
+    if isinstance(value, str):
+        return parse(value, names)  # type: ignore[arg-type]
+    return [[parse(item, names) for item in row] for row in value]  # type: ignore[arg-type]
+
+
+def _apply_matrix(mat: Expression | list[list[Expression]], env: dict[str, Tensor], vec: Tensor) -> Tensor:
+    """M(t, x) v for a scalar (M = m I) or d x d expression matrix; vec (n, d)."""
+    if isinstance(mat, Expression):
+        return mat.evaluate(env, vec[:, 0]).unsqueeze(1) * vec
+    rows = [
+        sum(mat[i][j].evaluate(env, vec[:, 0]) * vec[:, j] for j in range(vec.shape[1]))
+        for i in range(len(mat))
+    ]
+    return torch.stack(rows, 1)  # type: ignore[arg-type]
+
+
+def gradient_of(expr: Expression, t: Tensor | None, x: Tensor) -> Tensor:
+    """grad_x of an expression at points x (float64, by autograd through the evaluator)."""
+    xg = x.detach().to(DTYPE).requires_grad_(True)
+    env = space_env(None if t is None else t.to(DTYPE), xg)
+    value = expr.evaluate(env, xg[:, 0])
+    (grad,) = torch.autograd.grad(value.sum(), xg, allow_unused=True)
+    return torch.zeros_like(xg) if grad is None else grad.detach()
+
+
+def time_derivative_of(expr: Expression, t: Tensor, x: Tensor) -> Tensor:
+    tg = t.detach().to(DTYPE).requires_grad_(True)
+    value = expr.evaluate(space_env(tg, x.to(DTYPE)), x[:, 0].to(DTYPE))
+    (grad,) = torch.autograd.grad(value.sum(), tg, allow_unused=True)
+    return torch.zeros_like(tg) if grad is None else grad.detach()
+
+
+class PDEProblem:
+    """Residuals and point sets of one job's problem."""
+
+    def __init__(self, spec: Problem) -> None:
+        self.spec = spec
+        self.d = spec.dimension
+        self.region = Region.from_spec(spec.domain, self.d)
+        self.slab = Slab.from_spec(spec.time)
+        self.has_time = self.slab is not None
+        self.n_inputs = self.d + (1 if self.has_time else 0)
+        self.n_outputs = 1 + self.d if isinstance(spec, DivergenceForm) else 1
+        names = space_names(self.d, self.has_time)
+        no_t = {k: v for k, v in names.items() if k != "t"}
+        self.exact = parse(spec.exact, names) if spec.exact else None
+        self.conditions = [
+            (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))
+            for cond in spec.conditions
+        ]
+        if isinstance(spec, FirstOrder):
+            self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
+            self.selection = self._selection_sign() if not self.has_time else 0.0
+        if isinstance(spec, DivergenceForm):
+            self.diffusion = _matrix(spec.diffusion, names)  # type: ignore[arg-type]
+            self.drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
+            self.reaction = parse(spec.reaction, names)
+            self.source = parse(spec.source, names)
+        if isinstance(spec, Kolmogorov):
+            self.initial = parse(spec.initial, no_t)
+            self.k_drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
+            self.k_vol = _matrix(spec.volatility, names)  # type: ignore[arg-type]
+            vol_names = (
+                self.k_vol.names()
+                if isinstance(self.k_vol, Expression)
+                else set().union(*[e.names() for r in self.k_vol for e in r])
+            )
+            drift_names = set().union(*[b.names() for b in self.k_drift]) if self.k_drift else set()
+            self.exact_simulation = not (vol_names | drift_names)
+        lo, hi = self.region.lower, self.region.upper
+        if self.slab is not None:
+            lo = torch.cat([torch.tensor([self.slab.start], dtype=DTYPE), lo])
+            hi = torch.cat([torch.tensor([self.slab.end], dtype=DTYPE), hi])
+        self.input_center = (lo + hi) / 2
+        self.input_half = (hi - lo) / 2
+
+    # ------------------------------------------------------------------ selection
+    def _selection_sign(self) -> float:
+        """Sign of the convexity of F in grad u (for choosing the viscosity solution).
+
+        For a stationary F(x, u, grad u) = 0 with Dirichlet data, the viscosity solution of a
+        convex Hamiltonian is the maximal a.e. solution and of a concave one the minimal;
+        returns +1 (push u up), -1 (down) or 0 (F linear in grad u: nothing to select).
+        """
+        gen = torch.Generator().manual_seed(0)
+        n = 64
+        x = self.region.interior(torch.rand(n, self.region.interior_columns(), dtype=DTYPE, generator=gen))
+        p = torch.randn(n, self.d, dtype=DTYPE, generator=gen).requires_grad_(True)
+        env = space_env(None, x)
+        env.update({"u": torch.zeros(n, dtype=DTYPE), "grad_u": p})
+        env.update({f"u_x{i}": p[:, i] for i in range(self.d)})
+        value = self.equation.evaluate(env, x[:, 0])
+        (grad,) = torch.autograd.grad(value.sum(), p, create_graph=True, allow_unused=True)
+        if grad is None or not grad.requires_grad:
+            return 0.0  # F is affine in grad u
+        trace = torch.zeros(n, dtype=DTYPE)
+        for i in range(self.d):
+            (second,) = torch.autograd.grad(grad[:, i].sum(), p, retain_graph=True, allow_unused=True)
+            if second is not None:
+                trace = trace + second[:, i]
+        mean = float(torch.as_tensor(trace).mean())
+        if abs(mean) < 1e-8:
+            return 0.0
+        return 1.0 if mean > 0 else -1.0
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, interior: int, boundary: int, seed: int, draw: int) -> dict[str, PointSet]:
+        """Fresh point sets for every residual term, deterministic in (seed, draw)."""
+        sets: dict[str, PointSet] = {}
+        cols = self.region.interior_columns() + (1 if self.has_time else 0)
+        u = sobol(interior, cols, derived_seed(seed, "interior", draw))
+        t = self.slab.times(u[:, -1]) if self.slab is not None else None
+        x = self.region.interior(u[:, : self.region.interior_columns()])
+        sets["interior"] = self._interior_targets(PointSet(t, x), seed, draw)
+        for index, (cond, expr) in enumerate(self.conditions):
+            name = f"condition{index}"
+            if isinstance(cond, Initial):
+                assert self.slab is not None
+                uc = sobol(boundary, self.region.interior_columns(), derived_seed(seed, name, draw))
+                xc = self.region.interior(uc)
+                tc = torch.full((boundary,), self.slab.start, dtype=DTYPE)
+                targets = {
+                    "value": expr.evaluate(space_env(None, xc), xc[:, 0]),
+                    "grad": gradient_of(expr, None, xc),
+                }
+                sets[name] = PointSet(tc, xc, None, targets)
+                continue
+            cols_b = self.region.boundary_columns() + (1 if self.has_time else 0)
+            ub = sobol(boundary, cols_b, derived_seed(seed, name, draw))
+            xb, normals = self.region.boundary(ub[:, : self.region.boundary_columns()], cond.on)
+            tb = self.slab.times(ub[:, -1]) if self.slab is not None else None
+            targets = {"value": expr.evaluate(space_env(tb, xb), xb[:, 0])}
+            sets[name] = PointSet(tb, xb, normals, targets)
+        return sets
+
+    def _interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
+        if not isinstance(self.spec, Kolmogorov):
+            return points
+        value, grad = self.feynman_kac(points.t, points.x, derived_seed(seed, "paths", draw))  # type: ignore[arg-type]
+        points.targets = {"value": value, "grad": grad}
+        return points
+
+    def feynman_kac(
+        self, t: Tensor, x: Tensor, seed: int, paths: int = KOLMOGOROV_PATHS
+    ) -> tuple[Tensor, Tensor]:
+        """Averages over ``paths`` antithetic paths of phi(X_t^x) and grad phi(X_t) dX_t/dx."""
+        n, d = x.shape
+        gen = torch.Generator().manual_seed(seed)
+        half = max(paths // 2, 1)
+        xs = x.repeat(2 * half, 1).requires_grad_(True)
+        ts = t.repeat(2 * half)
+        steps = 1 if self.exact_simulation else EULER_STEPS
+        noise = torch.randn(steps, half * n, d, dtype=DTYPE, generator=gen)
+        noise = torch.cat([noise, -noise], 1)  # antithetic
+        dt = ts / steps
+        state = xs
+        for k in range(steps):
+            env = space_env(k * dt, state)
+            drift = (
+                torch.zeros_like(state)
+                if self.k_drift is None
+                else torch.stack([b.evaluate(env, state[:, 0]) for b in self.k_drift], 1)
+            )
+            dw = noise[k] * dt.sqrt().unsqueeze(1)
+            state = state + drift * dt.unsqueeze(1) + _apply_matrix(self.k_vol, env, dw)
+        phi = self.initial.evaluate(space_env(None, state), state[:, 0])
+        (grad,) = torch.autograd.grad(phi.sum(), xs)
+        value = phi.detach().view(2 * half, n).mean(0)
+        return value, grad.view(2 * half, n, d).mean(0)
+
+    # ------------------------------------------------------------------ residuals
+    def residuals(self, name: str, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        """Per-point residual magnitudes (n,) of the terms on this point set.
+
+        u: (n, N_L) network values, jac: (n, N_L, n_inputs) derivatives in physical coordinates.
+        """
+        xs = slice(1, None) if self.has_time else slice(0, None)
+        grad_u = jac[:, 0, xs]
+        if name == "interior":
+            return self._interior(points, u, jac, grad_u)
+        index = int(name.removeprefix("condition"))
+        cond = self.conditions[index][0]
+        target = points.targets["value"]
+        if isinstance(cond, Initial):
+            return {
+                f"{name}:value": (u[:, 0] - target).abs(),
+                f"{name}:gradient": (grad_u - points.targets["grad"]).norm(dim=1),
+            }
+        if isinstance(cond, Neumann):
+            assert points.normals is not None
+            return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
+        return {f"{name}:dirichlet": (u[:, 0] - target).abs()}
+
+    def _interior(self, points: PointSet, u: Tensor, jac: Tensor, grad_u: Tensor) -> dict[str, Tensor]:
+        spec = self.spec
+        env = space_env(points.t, points.x)
+        if isinstance(spec, FirstOrder):
+            env.update({"u": u[:, 0], "grad_u": grad_u})
+            env.update({f"u_x{i}": grad_u[:, i] for i in range(self.d)})
+            if self.has_time:
+                env["u_t"] = jac[:, 0, 0]
+            return {"pde": self.equation.evaluate(env, u[:, 0]).abs()}
+        if isinstance(spec, DivergenceForm):
+            xs = slice(1, None) if self.has_time else slice(0, None)
+            sigma = u[:, 1:]
+            div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
+            flux = sigma - _apply_matrix(self.diffusion, env, grad_u)
+            balance = (
+                -div + self.reaction.evaluate(env, u[:, 0]) * u[:, 0] - self.source.evaluate(env, u[:, 0])
+            )
+            if self.drift is not None:
+                drift = torch.stack([b.evaluate(env, u[:, 0]) for b in self.drift], 1)
+                balance = balance + (drift * grad_u).sum(1)
+            if self.has_time:
+                balance = balance + jac[:, 0, 0]
+            return {"flux": flux.norm(dim=1), "balance": balance.abs()}
+        # kolmogorov: regression on the Feynman-Kac targets, weighted by the growth weight
+        weight = 1.0 + points.x.norm(dim=1) ** (spec.growth.kappa + 1.0) if spec.growth else 1.0
+        return {
+            "value": (u[:, 0] - points.targets["value"]).abs() / weight,
+            "gradient": (grad_u - points.targets["grad"]).norm(dim=1) / weight,
+        }
+
+    def is_regression(self) -> bool:
+        """Kolmogorov targets are noisy: fitted in mean square whatever the loss norm."""
+        return isinstance(self.spec, Kolmogorov)
+
+    def exact_values(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
+        """(u*, grad u*) of ``exact`` at inputs (n, n_inputs), gradient over all inputs (t first)."""
+        if self.exact is None:
+            return None
+        inputs = inputs.to(DTYPE).detach().requires_grad_(True)
+        t = inputs[:, 0] if self.has_time else None
+        x = inputs[:, 1:] if self.has_time else inputs
+        value = self.exact.evaluate(space_env(t, x), inputs[:, 0])
+        (grad,) = torch.autograd.grad(value.sum(), inputs, allow_unused=True)
+        return value.detach(), torch.zeros_like(inputs) if grad is None else grad.detach()
+
+    def validation_inputs(self, n: int, seed: int) -> Tensor:
+        """Fresh points (independent of training draws) for measuring errors."""
+        cols = self.region.interior_columns() + (1 if self.has_time else 0)
+        gen = torch.Generator().manual_seed(derived_seed(seed, "validation"))
+        u = torch.rand(n, cols, dtype=DTYPE, generator=gen)
+        x = self.region.interior(u[:, : self.region.interior_columns()])
+        if self.slab is None:
+            return x
+        return torch.cat([self.slab.times(u[:, -1]).unsqueeze(1), x], 1)
+
+
+__all__ = ["PDEProblem", "PointSet", "gradient_of", "time_derivative_of"]

@@ -1,0 +1,110 @@
+"""``solve``: train a job in this process and return its ``Model`` (API.md section 4)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models import ReLUNetwork
+from solver.domains import DTYPE
+from solver.model import Model
+from solver.problems import PDEProblem
+from solver.spec import JobSpec
+from solver.training import CancelCallback, ProgressCallback, Trainer, TrainResult
+
+VALIDATION_POINTS = 10_000
+
+
+def physical_network(result: TrainResult, problem: PDEProblem) -> ReLUNetwork:
+    """Fold the input normalization (x - c)/h and the output scale s into the first and last
+    layers: A_1' = A_1 diag(1/h), b_1' = b_1 - A_1 (c/h); A_L' = s A_L, b_L' = s b_L (float64)."""
+    net = result.network
+    layers = [(a.detach().to(DTYPE).clone(), b.detach().to(DTYPE).clone()) for a, b in net.layers]
+    center, half = problem.input_center, problem.input_half
+    a1, b1 = layers[0]
+    layers[0] = (a1 / half, b1 - a1 @ (center / half))
+    a_last, b_last = layers[-1]
+    layers[-1] = (a_last * result.output_scale, b_last * result.output_scale)
+    return ReLUNetwork(layers, net.act.name, net.negative_slope, net.act.c)
+
+
+def measure_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> dict[str, float] | None:
+    """rel_l2, linf and grad_linf (Euclidean, over every input, t included) against ``exact``."""
+    inputs = problem.validation_inputs(VALIDATION_POINTS, seed)
+    exact = problem.exact_values(inputs)
+    if exact is None:
+        return None
+    u_star, g_star = exact
+    with torch.no_grad():
+        u, jac = network.value_and_jacobian(inputs)
+    diff = u[:, 0] - u_star
+    scale = float(u_star.norm())
+    return {
+        "rel_l2": float(diff.norm()) / scale if scale > 0 else float(diff.norm()),
+        "linf": float(diff.abs().max()),
+        "grad_linf": float((jac[:, 0, :] - g_star).norm(dim=1).max()),
+        "n_points": VALIDATION_POINTS,
+    }
+
+
+def _progress_bar(total: int) -> tuple[ProgressCallback, Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="step", disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+    def update(step: int, steps: int, loss: float, elapsed: float) -> None:
+        bar.total = steps
+        bar.n = step
+        bar.set_postfix(loss=f"{loss:.3e}", refresh=False)
+        bar.refresh()
+
+    return update, bar
+
+
+def solve(
+    spec: JobSpec,
+    progress: bool | ProgressCallback = False,
+    *,
+    should_cancel: CancelCallback | None = None,
+    checkpoint: str | Path | None = None,
+) -> Model:
+    """Train ``spec`` here.  ``progress``: True for a progress bar on a terminal, or a callback
+    (step, steps, loss, elapsed_s).  ``should_cancel`` is polled between steps (raises
+    ``solver.Canceled``).  With ``checkpoint`` (a file path) the run saves its state there
+    every 100 steps and, if the file exists, resumes from it."""
+    problem = PDEProblem(spec.problem)
+    trainer = Trainer(problem, spec.network, spec.training)
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        trainer.load_checkpoint(path)
+    bar = None
+    callback: ProgressCallback | None
+    if progress is True:
+        total = spec.training.steps + (
+            spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
+        )
+        callback, bar = _progress_bar(total)
+    elif callable(progress):
+        callback = progress
+    else:
+        callback = None
+    try:
+        result = trainer.run(callback, should_cancel, path)
+    finally:
+        if bar is not None:
+            bar.close()
+    network = physical_network(result, problem)
+    metrics: dict[str, Any] = {
+        "loss_norm": spec.training.loss.norm,
+        "steps": result.steps_done,
+        "seconds": round(result.seconds, 3),
+        "final_loss": result.final_loss,
+        "terms": result.terms,
+        "stopped_by_time_limit": result.stopped_by_time_limit,
+        "history": [[s, v] for s, v in result.history[:: max(1, len(result.history) // 200)]],
+    }
+    errors = measure_errors(network, problem, spec.training.seed)
+    return Model(network, spec, metrics, errors)

@@ -1,0 +1,322 @@
+"""The training loop: Adam (then optionally L-BFGS) on the residual loss, deterministic in the seed.
+
+* Inputs are normalized to [-1, 1] per coordinate (t included) and the first layer's kinks
+  are placed inside that box at initialization: b_1 = -A_1 p with p uniform in [-1, 1]^N_0
+  (with zero biases every kink would pass through the origin).
+* Points are redrawn every ``resample_every`` steps from the deterministic Sobol stream;
+  with the ``"sup"`` loss the worst 10 % of the previous interior points are kept
+  (worst-point refinement).  Moving points uphill in |r| (Wang et al. 2022) is not done: for
+  a ReLU network D Phi is piecewise constant, so |r| has no useful gradient in x.
+* Stationary first-order problems select the viscosity solution: a convex Hamiltonian's
+  viscosity solution is the maximal a.e. solution with the given Dirichlet data (for the
+  eikonal equation, the distance function), so a term -lambda mean(u) (sign flipped for a
+  concave one) pushes u up during the first half of training and decays to zero.
+* A checkpoint holds everything the next step depends on (parameters, Adam state, the
+  current points, the draw counter, the best model), so a resumed run ends with exactly
+  the model of the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from models import ReLUNetwork
+from solver.domains import derived_seed
+from solver.loss import p_schedule, reported, term_loss
+from solver.problems import PDEProblem, PointSet
+from solver.spec import NetworkSpec, TrainingSpec
+
+TRAIN_DTYPE = torch.float32
+KEEP_WORST = 0.1
+SELECTION_WEIGHT = 1.0
+CHECKPOINT_EVERY = 100
+LBFGS_CHUNK = 20
+
+ProgressCallback = Callable[[int, int, float, float], None]
+CancelCallback = Callable[[], bool]
+
+
+class Canceled(Exception):  # noqa: N818 - the job's state is "canceled"
+    """Raised when the cancellation callback asks the run to stop."""
+
+
+@dataclass
+class TrainResult:
+    network: ReLUNetwork  # on normalized inputs, values scaled by output_scale
+    output_scale: float
+    steps_done: int
+    final_loss: float
+    terms: dict[str, float]
+    history: list[tuple[int, float]]
+    stopped_by_time_limit: bool
+    seconds: float
+
+
+@dataclass
+class _State:
+    step: int = 0
+    draw: int = 0
+    best_loss: float = math.inf
+    best: list[Tensor] = field(default_factory=list)
+    history: list[tuple[int, float]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
+    """He-initialized network on normalized inputs with first-layer kinks inside [-1, 1]^N_0."""
+    gen = torch.Generator().manual_seed(derived_seed(seed, "init"))
+    widths = [problem.n_inputs, *spec.hidden, problem.n_outputs]
+    net = ReLUNetwork.random(
+        widths,
+        activation=spec.activation,
+        negative_slope=spec.negative_slope,
+        relu_prime_at_zero=spec.relu_prime_at_zero,
+        dtype=TRAIN_DTYPE,
+        generator=gen,
+    )
+    with torch.no_grad():
+        a1, b1 = net.layers[0]
+        anchors = torch.rand(a1.shape[0], a1.shape[1], generator=gen, dtype=TRAIN_DTYPE) * 2 - 1
+        b1.copy_(-(a1 * anchors).sum(1))
+    return net
+
+
+class Trainer:
+    """Runs one job's optimization; see the module docstring."""
+
+    def __init__(self, problem: PDEProblem, network: NetworkSpec, training: TrainingSpec) -> None:
+        self.problem = problem
+        self.training = training
+        self.norm = training.loss.norm
+        self.seed = training.seed
+        self.net = build_network(problem, network, self.seed)
+        self.center = problem.input_center.to(TRAIN_DTYPE)
+        self.half = problem.input_half.to(TRAIN_DTYPE)
+        self.points = self._draw(0)
+        self.output_scale = self._output_scale()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=training.learning_rate)
+        self.state = _State()
+        self.selection = float(getattr(problem, "selection", 0.0))
+
+    # ------------------------------------------------------------------ pieces
+    def _draw(self, draw: int) -> dict[str, PointSet]:
+        sets = self.problem.sample(
+            self.training.points.interior, self.training.points.boundary, self.seed, draw
+        )
+        return {k: v.to(TRAIN_DTYPE) for k, v in sets.items()}
+
+    def _output_scale(self) -> float:
+        target = self.points["interior"].targets.get("value")
+        if target is None:
+            return 1.0
+        return float(target.abs().max().clamp_min(1.0))
+
+    def _forward(self, points: dict[str, PointSet]) -> dict[str, tuple[Tensor, Tensor]]:
+        names = list(points)
+        inputs = torch.cat([points[k].inputs() for k in names])
+        u, jac = self.net.value_and_jacobian((inputs - self.center) / self.half)
+        u = u * self.output_scale
+        jac = jac * (self.output_scale / self.half)
+        out: dict[str, tuple[Tensor, Tensor]] = {}
+        start = 0
+        for k in names:
+            n = points[k].x.shape[0]
+            out[k] = (u[start : start + n], jac[start : start + n])
+            start += n
+        return out
+
+    def _magnitudes(self, points: dict[str, PointSet]) -> tuple[dict[str, Tensor], Tensor]:
+        outputs = self._forward(points)
+        mags: dict[str, Tensor] = {}
+        for name, pset in points.items():
+            u, jac = outputs[name]
+            mags.update(self.problem.residuals(name, pset, u, jac))
+        return mags, outputs["interior"][0][:, 0]
+
+    def _loss(self, points: dict[str, PointSet], step: int, total: int) -> tuple[Tensor, dict[str, float]]:
+        mags, u_interior = self._magnitudes(points)
+        p = p_schedule(step, total)
+        norm = "l2" if self.problem.is_regression() else self.norm
+        loss = sum((term_loss(m, norm, p) for m in mags.values()), torch.zeros(()))
+        if self.selection:
+            weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (0.5 * max(total, 1)))
+            if weight > 0:
+                loss = loss - self.selection * weight * u_interior.mean()
+        return loss, {k: reported(m, norm) for k, m in mags.items()}
+
+    def _refine(self, fresh: dict[str, PointSet]) -> dict[str, PointSet]:
+        """Keep the worst KEEP_WORST of the previous interior points (sup loss only)."""
+        if self.norm != "sup" or self.problem.is_regression():
+            return fresh
+        old = self.points["interior"]
+        with torch.no_grad():
+            mags, _ = self._magnitudes({"interior": old})
+        score = torch.stack([m / m.max().clamp_min(1e-30) for m in mags.values()]).max(0).values
+        k = int(KEEP_WORST * old.x.shape[0])
+        if k == 0:
+            return fresh
+        worst = torch.topk(score, k).indices.sort().values
+        new = fresh["interior"]
+        keep = torch.arange(k, new.x.shape[0])
+        fresh["interior"] = PointSet.concat(old.select(worst), new.select(keep))
+        return fresh
+
+    def _params(self) -> list[Tensor]:
+        return [p.detach().clone() for p in self.net.parameters()]
+
+    def _load_params(self, values: list[Tensor]) -> None:
+        with torch.no_grad():
+            for p, v in zip(self.net.parameters(), values, strict=True):
+                p.copy_(v)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path: Path) -> None:
+        payload: dict[str, Any] = {
+            "step": self.state.step,
+            "draw": self.state.draw,
+            "best_loss": self.state.best_loss,
+            "best": self.state.best,
+            "history": [list(h) for h in self.state.history],
+            "elapsed": self.state.elapsed,
+            "params": self._params(),
+            "optimizer": self.optimizer.state_dict(),
+            "output_scale": self.output_scale,
+            "points": {
+                k: {"t": v.t, "x": v.x, "normals": v.normals, "targets": v.targets}
+                for k, v in self.points.items()
+            },
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        payload = torch.load(path, weights_only=True)
+        self.state = _State(
+            step=int(payload["step"]),
+            draw=int(payload["draw"]),
+            best_loss=float(payload["best_loss"]),
+            best=list(payload["best"]),
+            history=[(int(s), float(v)) for s, v in payload["history"]],
+            elapsed=float(payload["elapsed"]),
+        )
+        self._load_params(payload["params"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.output_scale = float(payload["output_scale"])
+        self.points = {
+            k: PointSet(v["t"], v["x"], v["normals"], dict(v["targets"]))
+            for k, v in payload["points"].items()
+        }
+
+    # ------------------------------------------------------------------ the loop
+    def run(
+        self,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCallback | None = None,
+        checkpoint: Path | None = None,
+    ) -> TrainResult:
+        spec = self.training
+        adam_steps = spec.steps
+        lbfgs_steps = spec.lbfgs_steps if spec.optimizer == "adam+lbfgs" else 0
+        total = adam_steps + lbfgs_steps
+        started = time.monotonic() - self.state.elapsed
+        stopped = False
+        terms: dict[str, float] = {}
+        while self.state.step < adam_steps:
+            step = self.state.step
+            if should_cancel is not None and should_cancel():
+                raise Canceled(f"canceled at step {step}")
+            if spec.resample_every and step > 0 and step % spec.resample_every == 0:
+                self.state.draw += 1
+                self.points = self._refine(self._draw(self.state.draw))
+            frac = step / max(adam_steps, 1)
+            for group in self.optimizer.param_groups:
+                group["lr"] = spec.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, terms = self._loss(self.points, step, adam_steps)
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimizer.step()
+            figure = sum(terms.values())
+            self._track(step, figure)
+            self.state.step += 1
+            self.state.elapsed = time.monotonic() - started
+            if progress is not None:
+                progress(self.state.step, total, figure, self.state.elapsed)
+            if checkpoint is not None and self.state.step % CHECKPOINT_EVERY == 0:
+                self.save_checkpoint(checkpoint)
+            if self.state.elapsed > spec.time_limit_s:
+                stopped = True
+                break
+        if not stopped and lbfgs_steps:
+            stopped, terms = self._lbfgs(lbfgs_steps, adam_steps, total, started, progress, should_cancel)
+        if stopped and self.state.best:
+            self._load_params(self.state.best)
+        with torch.no_grad():
+            _, terms = self._loss(self.points, adam_steps, adam_steps)
+        return TrainResult(
+            network=self.net,
+            output_scale=self.output_scale,
+            steps_done=self.state.step,
+            final_loss=sum(terms.values()),
+            terms=terms,
+            history=self.state.history,
+            stopped_by_time_limit=stopped,
+            seconds=self.state.elapsed,
+        )
+
+    def _track(self, step: int, figure: float) -> None:
+        if step % 10 == 0 or step < 10:
+            self.state.history.append((step, figure))
+        if figure < self.state.best_loss:
+            self.state.best_loss = figure
+            self.state.best = self._params()
+
+    def _lbfgs(
+        self,
+        lbfgs_steps: int,
+        adam_steps: int,
+        total: int,
+        started: float,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCallback | None,
+    ) -> tuple[bool, dict[str, float]]:
+        optimizer = torch.optim.LBFGS(
+            self.net.parameters(),
+            lr=1.0,
+            max_iter=LBFGS_CHUNK,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
+        terms: dict[str, float] = {}
+
+        def closure() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss, found = self._loss(self.points, adam_steps, adam_steps)
+            terms.update(found)
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        done = 0
+        while done < lbfgs_steps:
+            if should_cancel is not None and should_cancel():
+                raise Canceled(f"canceled during L-BFGS at iteration {done}")
+            optimizer.step(closure)  # type: ignore[no-untyped-call]
+            done += LBFGS_CHUNK
+            figure = sum(terms.values())
+            self._track(self.state.step, figure)
+            self.state.step = adam_steps + min(done, lbfgs_steps)
+            self.state.elapsed = time.monotonic() - started
+            if progress is not None:
+                progress(self.state.step, total, figure, self.state.elapsed)
+            if self.state.elapsed > self.training.time_limit_s:
+                return True, terms
+        return False, terms

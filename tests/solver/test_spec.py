@@ -1,0 +1,87 @@
+"""The job spec: the examples validate as they are; bad specs are refused with useful errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from solver import JobSpec
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "shared" / "examples").glob("*.json"))
+
+
+def example(name: str) -> dict[str, Any]:
+    path = next(p for p in EXAMPLES if p.stem == name)
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_validates_as_it_is(path: Path) -> None:
+    spec = JobSpec.model_validate_json(path.read_text())
+    assert spec.problem.dimension >= 1
+    assert JobSpec.model_validate(spec.model_dump(mode="json")) == spec
+
+
+def refused(data: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as info:
+        JobSpec.model_validate(data)
+    return str(info.value)
+
+
+def test_unknown_fields_are_refused_with_their_path() -> None:
+    data = example("poisson-2d")
+    data["training"]["learning_rat"] = 0.1
+    assert "training.learning_rat" in refused(data)
+    data = example("poisson-2d")
+    data["problem"]["sourse"] = "1"
+    assert "sourse" in refused(data)
+
+
+def test_nan_infinity_and_caps() -> None:
+    text = json.dumps(example("poisson-2d")).replace('"lower": [0.0, 0.0]', '"lower": [NaN, 0.0]')
+    with pytest.raises(ValidationError, match="finite"):
+        JobSpec.model_validate_json(text)
+    data = example("poisson-2d")
+    data["network"]["hidden"] = [5000]
+    assert "less than or equal to 4096" in refused(data)
+    data = example("poisson-2d")
+    data["problem"]["dimension"] = 1001
+    assert "1000" in refused(data)
+
+
+def test_kind_specific_rules_name_what_to_change() -> None:
+    data = example("heat-kolmogorov-5d")
+    data["problem"]["domain"] = {"box": {"lower": [0.0] * 5, "upper": [1.0] * 5}}
+    assert "whole_space" in refused(data)
+    data = example("heat-kolmogorov-5d")
+    del data["problem"]["growth"]
+    assert "growth" in refused(data)
+    data = example("poisson-2d")
+    data["problem"]["dimension"] = 3
+    assert "dimension is 3" in refused(data)
+    data = example("transport-1d")
+    data["problem"]["conditions"][1]["on"] = "x4=lower"
+    assert "dimension is 1" in refused(data)
+    data = example("poisson-2d")
+    data["problem"]["conditions"].append({"type": "initial", "value": "0"})
+    assert "needs problem.time" in refused(data)
+
+
+def test_bad_expressions_name_the_field_token_and_position() -> None:
+    data = example("poisson-2d")
+    data["problem"]["source"] = "2*pi**2*sin(pi*q)"
+    message = refused(data)
+    assert "source" in message and "'q'" in message and "position 15" in message
+    data = copy.deepcopy(example("eikonal-2d"))
+    data["problem"]["equation"] = "norm(grad_u) - __import__('os')"
+    assert "equation" in refused(data)

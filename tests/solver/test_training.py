@@ -1,0 +1,99 @@
+"""Training: determinism, checkpoint/resume, cancellation, time limit, progress."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from solver import Canceled, JobSpec, solve
+from solver.problems import PDEProblem
+from solver.training import CHECKPOINT_EVERY, Trainer
+
+BASE: dict[str, Any] = {
+    "problem": {
+        "kind": "first_order",
+        "dimension": 1,
+        "time": {"start": 0.0, "end": 1.0},
+        "domain": {"box": {"lower": [0.0], "upper": [6.283185307179586]}},
+        "equation": "u_t + u_x0",
+        "conditions": [
+            {"type": "initial", "value": "sin(x0)"},
+            {"type": "dirichlet", "on": "x0=lower", "value": "sin(-t)"},
+        ],
+        "exact": "sin(x0 - t)",
+    },
+    "network": {"hidden": [16, 16]},
+    "training": {
+        "steps": 2 * CHECKPOINT_EVERY + 30,
+        "resample_every": 40,
+        "points": {"interior": 128, "boundary": 32},
+    },
+}
+
+
+def spec(**training: Any) -> JobSpec:
+    data = copy.deepcopy(BASE)
+    data["training"].update(training)
+    return JobSpec.model_validate(data)
+
+
+def weights(model: Any) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.network.parameters()]
+
+
+def test_same_spec_and_seed_give_the_same_model() -> None:
+    a, b = solve(spec(seed=3)), solve(spec(seed=3))
+    for p, q in zip(weights(a), weights(b), strict=True):
+        assert torch.equal(p, q)
+    c = solve(spec(seed=4))
+    assert not all(torch.equal(p, q) for p, q in zip(weights(a), weights(c), strict=True))
+
+
+def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path: Path) -> None:
+    full = solve(spec(), checkpoint=tmp_path / "full.ckpt")
+    # interrupt a second run after the first checkpoint, then resume it in a fresh process state
+    problem = PDEProblem(spec().problem)
+    trainer = Trainer(problem, spec().network, spec().training)
+    stop_at = CHECKPOINT_EVERY + 7
+
+    def cancel_after() -> bool:
+        return trainer.state.step >= stop_at
+
+    with pytest.raises(Canceled):
+        trainer.run(None, cancel_after, tmp_path / "part.ckpt")
+    assert (tmp_path / "part.ckpt").exists()
+    resumed = solve(spec(), checkpoint=tmp_path / "part.ckpt")
+    for p, q in zip(weights(full), weights(resumed), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_cancellation_stops_between_steps() -> None:
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 5
+
+    with pytest.raises(Canceled, match="step 5"):
+        solve(spec(), should_cancel=cancel)
+
+
+def test_progress_callback_and_time_limit() -> None:
+    seen: list[tuple[int, int, float, float]] = []
+    model = solve(spec(time_limit_s=0.3, steps=100_000), lambda *a: seen.append(a))
+    assert model.metrics["stopped_by_time_limit"] is True
+    assert 0 < model.metrics["steps"] < 100_000
+    assert seen and seen[-1][0] == model.metrics["steps"] and seen[-1][1] == 100_000
+    assert all(v[2] >= 0 and v[3] >= 0 for v in seen)
+
+
+@pytest.mark.parametrize("norm", ["l2", "sup"])
+def test_lbfgs_after_adam_lowers_the_loss(norm: str) -> None:
+    adam = solve(spec(steps=100, loss={"norm": norm}))
+    both = solve(spec(optimizer="adam+lbfgs", steps=100, lbfgs_steps=40, loss={"norm": norm}))
+    assert both.metrics["steps"] == 140
+    assert both.metrics["final_loss"] < adam.metrics["final_loss"]
