@@ -37,6 +37,7 @@ from solver.spec import NetworkSpec, TrainingSpec
 
 TRAIN_DTYPE = torch.float32
 KEEP_WORST = 0.1
+LR_FLOOR = 0.05
 SELECTION_WEIGHT = 1.0
 CHECKPOINT_EVERY = 100
 LBFGS_CHUNK = 20
@@ -240,7 +241,8 @@ class Trainer:
                 self.points = self._refine(self._draw(self.state.draw))
             frac = step / max(adam_steps, 1)
             for group in self.optimizer.param_groups:
-                group["lr"] = spec.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+                cosine = 0.5 * (1 + math.cos(math.pi * frac))
+                group["lr"] = spec.learning_rate * (LR_FLOOR + (1 - LR_FLOOR) * cosine)
             self.optimizer.zero_grad(set_to_none=True)
             loss, terms = self._loss(self.points, step, adam_steps)
             loss.backward()  # type: ignore[no-untyped-call]
