@@ -34,6 +34,14 @@ def sobol(n: int, dim: int, seed: int) -> Tensor:
     return engine.draw(n, dtype=DTYPE)
 
 
+def uniform(n: int, dim: int, seed: int, method: str = "sobol") -> Tensor:
+    """n points in [0, 1)^dim: scrambled Sobol (``"sobol"``) or i.i.d. uniform (``"uniform"``)."""
+    if method == "uniform":
+        gen = torch.Generator().manual_seed(seed)
+        return torch.rand(n, dim, dtype=DTYPE, generator=gen)
+    return sobol(n, dim, seed)
+
+
 def gaussian(u: Tensor) -> Tensor:
     """Standard normals from uniforms by the inverse CDF (keeps the low discrepancy)."""
     eps = torch.finfo(u.dtype).eps

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from solver.domains import DTYPE, Region, Slab, derived_seed, sobol
+from solver.domains import DTYPE, Region, Slab, derived_seed, uniform
 from solver.expressions import Expression, equation_names, parse, space_env, space_names
 from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
 
@@ -178,11 +178,13 @@ class PDEProblem:
         return 1.0 if mean > 0 else -1.0
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, interior: int, boundary: int, seed: int, draw: int) -> dict[str, PointSet]:
+    def sample(
+        self, interior: int, boundary: int, seed: int, draw: int, method: str = "sobol"
+    ) -> dict[str, PointSet]:
         """Fresh point sets for every residual term, deterministic in (seed, draw)."""
         sets: dict[str, PointSet] = {}
         cols = self.region.interior_columns() + (1 if self.has_time else 0)
-        u = sobol(interior, cols, derived_seed(seed, "interior", draw))
+        u = uniform(interior, cols, derived_seed(seed, "interior", draw), method)
         t = self.slab.times(u[:, -1]) if self.slab is not None else None
         x = self.region.interior(u[:, : self.region.interior_columns()])
         sets["interior"] = self._interior_targets(PointSet(t, x), seed, draw)
@@ -190,7 +192,7 @@ class PDEProblem:
             name = f"condition{index}"
             if isinstance(cond, Initial):
                 assert self.slab is not None
-                uc = sobol(boundary, self.region.interior_columns(), derived_seed(seed, name, draw))
+                uc = uniform(boundary, self.region.interior_columns(), derived_seed(seed, name, draw), method)
                 xc = self.region.interior(uc)
                 tc = torch.full((boundary,), self.slab.start, dtype=DTYPE)
                 targets = {
@@ -200,7 +202,7 @@ class PDEProblem:
                 sets[name] = PointSet(tc, xc, None, targets)
                 continue
             cols_b = self.region.boundary_columns() + (1 if self.has_time else 0)
-            ub = sobol(boundary, cols_b, derived_seed(seed, name, draw))
+            ub = uniform(boundary, cols_b, derived_seed(seed, name, draw), method)
             xb, normals = self.region.boundary(ub[:, : self.region.boundary_columns()], cond.on)
             tb = self.slab.times(ub[:, -1]) if self.slab is not None else None
             targets = {"value": expr.evaluate(space_env(tb, xb), xb[:, 0])}

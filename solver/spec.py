@@ -260,6 +260,7 @@ class TrainingSpec(Strict):
     lbfgs_steps: int = Field(default=500, ge=0, le=1_000_000)
     points: Points = Points()
     resample_every: int = Field(default=100, ge=0)
+    sampling: Literal["sobol", "uniform"] = "sobol"
     loss: LossSpec = LossSpec()
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     time_limit_s: float = Field(default=3600, gt=0)

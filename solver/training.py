@@ -110,9 +110,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ pieces
     def _draw(self, draw: int) -> dict[str, PointSet]:
-        sets = self.problem.sample(
-            self.training.points.interior, self.training.points.boundary, self.seed, draw
-        )
+        pts = self.training.points
+        sets = self.problem.sample(pts.interior, pts.boundary, self.seed, draw, self.training.sampling)
         return {k: v.to(TRAIN_DTYPE) for k, v in sets.items()}
 
     def _output_scale(self) -> float:

@@ -97,3 +97,13 @@ def test_lbfgs_after_adam_lowers_the_loss(norm: str) -> None:
     both = solve(spec(optimizer="adam+lbfgs", steps=100, lbfgs_steps=40, loss={"norm": norm}))
     assert both.metrics["steps"] == 140
     assert both.metrics["final_loss"] < adam.metrics["final_loss"]
+
+
+def test_uniform_sampling_is_an_option_and_changes_the_points() -> None:
+    sobol_model = solve(spec(steps=30, sampling="sobol"))
+    uniform_model = solve(spec(steps=30, sampling="uniform"))
+    assert not all(
+        torch.equal(p, q) for p, q in zip(weights(sobol_model), weights(uniform_model), strict=True)
+    )
+    again = solve(spec(steps=30, sampling="uniform"))
+    assert all(torch.equal(p, q) for p, q in zip(weights(uniform_model), weights(again), strict=True))
