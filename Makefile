@@ -16,10 +16,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 # Until the service lands (issue: service/), `make run` runs the most useful thing that
-# exists: the self-check of the network calculus, then the quick derivative benchmark.
+# exists: the self-check of the network calculus, then a solve of an example spec.
 run: $(VENV)/.installed
 	$(VENV)/bin/relupde check
-	$(PY) bench/derivatives.py --quick
+	$(VENV)/bin/relupde solve examples/transport-1d.json --out relupde-data/models/transport-1d
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

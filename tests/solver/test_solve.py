@@ -11,7 +11,7 @@ import pytest
 
 from solver import JobSpec, solve
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "shared" / "examples").glob("*.json"))
+from .examples import EXAMPLES
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from solver import JobSpec
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "shared" / "examples").glob("*.json"))
+from .examples import EXAMPLES, OURS, SHARED
 
 
 def example(name: str) -> dict[str, Any]:
@@ -85,3 +85,11 @@ def test_bad_expressions_name_the_field_token_and_position() -> None:
     data = copy.deepcopy(example("eikonal-2d"))
     data["problem"]["equation"] = "norm(grad_u) - __import__('os')"
     assert "equation" in refused(data)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/examples is not beside this checkout")
+def test_the_repository_copies_of_the_examples_are_identical() -> None:
+    shared = sorted(p.name for p in SHARED.glob("*.json"))
+    assert shared == sorted(p.name for p in OURS.glob("*.json"))
+    for name in shared:
+        assert (OURS / name).read_text() == (SHARED / name).read_text()
