@@ -38,6 +38,9 @@ from solver.spec import NetworkSpec, TrainingSpec
 TRAIN_DTYPE = torch.float32
 KEEP_WORST = 0.1
 LR_FLOOR = 0.05
+SEGMENT = 0.1  # half-length of the averaging segments, as a fraction of the domain's half-width
+SEGMENT_UNTIL = 0.8  # fraction of the Adam steps after which the exact D Phi is used alone
+SEGMENT_MAX_INPUTS = 10
 SELECTION_WEIGHT = 1.0
 CHECKPOINT_EVERY = 100
 LBFGS_CHUNK = 20
@@ -107,6 +110,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=training.learning_rate)
         self.state = _State()
         self.selection = float(getattr(problem, "selection", 0.0))
+        self.segment = 0.0  # current half-length (normalized units); 0: the exact D Phi
 
     # ------------------------------------------------------------------ pieces
     def _draw(self, draw: int) -> dict[str, PointSet]:
@@ -123,7 +127,12 @@ class Trainer:
     def _forward(self, points: dict[str, PointSet]) -> dict[str, tuple[Tensor, Tensor]]:
         names = list(points)
         inputs = torch.cat([points[k].inputs() for k in names])
-        u, jac = self.net.value_and_jacobian((inputs - self.center) / self.half)
+        z = (inputs - self.center) / self.half
+        if self.segment > 0:
+            u = self.net(z)
+            jac = self._segment_jacobian(z, self.segment)
+        else:
+            u, jac = self.net.value_and_jacobian(z)
         u = u * self.output_scale
         jac = jac * (self.output_scale / self.half)
         out: dict[str, tuple[Tensor, Tensor]] = {}
@@ -133,6 +142,17 @@ class Trainer:
             out[k] = (u[start : start + n], jac[start : start + n])
             start += n
         return out
+
+    def _segment_jacobian(self, z: Tensor, h: float) -> Tensor:
+        """Column j: (R Phi(z + h e_j) - R Phi(z - h e_j)) / 2h, the mean of D Phi e_j over the
+        segment [z - h e_j, z + h e_j] (exact, R Phi being piecewise linear).  Unlike D Phi it
+        depends on the biases, so derivative residuals move the kinks too."""
+        n, n_in = z.shape
+        eye = torch.eye(n_in, dtype=z.dtype) * h
+        shifted = torch.cat([z.unsqueeze(1) + eye, z.unsqueeze(1) - eye], 1).reshape(-1, n_in)
+        values: Tensor = self.net(shifted).view(n, 2, n_in, -1)
+        quotient: Tensor = (values[:, 0] - values[:, 1]) / (2 * h)
+        return quotient.transpose(1, 2)
 
     def _magnitudes(self, points: dict[str, PointSet]) -> tuple[dict[str, Tensor], Tensor]:
         outputs = self._forward(points)
@@ -243,6 +263,7 @@ class Trainer:
                 cosine = 0.5 * (1 + math.cos(math.pi * frac))
                 group["lr"] = spec.learning_rate * (LR_FLOOR + (1 - LR_FLOOR) * cosine)
             self.optimizer.zero_grad(set_to_none=True)
+            self.segment = self._segment_length(step, adam_steps)
             loss, terms = self._loss(self.points, step, adam_steps)
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
@@ -273,6 +294,12 @@ class Trainer:
             stopped_by_time_limit=stopped,
             seconds=self.state.elapsed,
         )
+
+    def _segment_length(self, step: int, steps: int) -> float:
+        """SEGMENT (1 - step / (SEGMENT_UNTIL steps)), then 0; 0 throughout for wide inputs."""
+        if SEGMENT <= 0 or self.problem.n_inputs > SEGMENT_MAX_INPUTS or not self.problem.uses_segments():
+            return 0.0
+        return SEGMENT * max(0.0, 1.0 - step / (SEGMENT_UNTIL * max(steps, 1)))
 
     def _track(self, step: int, figure: float) -> None:
         if step % 10 == 0 or step < 10:

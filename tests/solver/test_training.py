@@ -107,3 +107,36 @@ def test_uniform_sampling_is_an_option_and_changes_the_points() -> None:
     )
     again = solve(spec(steps=30, sampling="uniform"))
     assert all(torch.equal(p, q) for p, q in zip(weights(uniform_model), weights(again), strict=True))
+
+
+def test_segment_jacobian_is_the_mean_derivative_and_moves_the_kinks() -> None:
+    poisson = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "domain": {"box": {"lower": [0.0, 0.0], "upper": [1.0, 1.0]}},
+                "source": "1",
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+            },
+            "network": {"hidden": [12, 12]},
+        }
+    )
+    problem = PDEProblem(poisson.problem)
+    assert problem.uses_segments()
+    trainer = Trainer(problem, poisson.network, poisson.training)
+    net = trainer.net.double()
+    z = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    # mean of D Phi e_0 over the segment, by quadrature of the exact derivative
+    h = 0.1
+    s = torch.linspace(-h, h, 4001, dtype=torch.float64)
+    along = z.unsqueeze(1) + torch.stack([s, torch.zeros_like(s)], 1).unsqueeze(0)
+    with torch.no_grad():
+        jac_along = net.jacobian(along.reshape(-1, 2)).view(50, 4001, 3, 2)[..., 0]
+    mean = torch.trapezoid(jac_along, s, dim=1) / (2 * h)
+    seg = trainer._segment_jacobian(z, h)
+    torch.testing.assert_close(seg[:, :, 0], mean, atol=5e-3, rtol=0)
+    # unlike D Phi, the averaged derivative depends on the biases (the kink positions)
+    (g_seg,) = torch.autograd.grad(seg.sum(), [net.biases[0]])
+    (g_exact,) = torch.autograd.grad(net.value_and_jacobian(z)[1].sum(), [net.biases[0]])
+    assert torch.count_nonzero(g_seg) > 0 and torch.count_nonzero(g_exact) == 0
