@@ -42,6 +42,7 @@ SEGMENT = 0.1  # half-length of the averaging segments, as a fraction of the dom
 SEGMENT_UNTIL = 0.8  # fraction of the Adam steps after which the exact D Phi is used alone
 SEGMENT_MAX_INPUTS = 10
 SELECTION_WEIGHT = 1.0
+SELECTION_UNTIL = 0.5
 CHECKPOINT_EVERY = 100
 LBFGS_CHUNK = 20
 
@@ -168,7 +169,7 @@ class Trainer:
         norm = "l2" if self.problem.is_regression() else self.norm
         loss = sum((term_loss(m, norm, p) for m in mags.values()), torch.zeros(()))
         if self.selection:
-            weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (0.5 * max(total, 1)))
+            weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (SELECTION_UNTIL * max(total, 1)))
             if weight > 0:
                 loss = loss - self.selection * weight * u_interior.mean()
         return loss, {k: reported(m, norm) for k, m in mags.items()}
