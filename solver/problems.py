@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from solver.domains import DTYPE, Region, Slab, derived_seed, uniform
-from solver.expressions import Expression, equation_names, parse, space_env, space_names
+from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
 from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
 
 KOLMOGOROV_PATHS = 8  # per point, in antithetic pairs
@@ -71,21 +71,23 @@ class PointSet:
         )
 
 
-def _matrix(value: str | list[list[str]], names: dict[str, str]) -> Expression | list[list[Expression]]:
+def _matrix(value: str | list[list[str]], names: dict[str, Kind]) -> Expression | list[list[Expression]]:
     if isinstance(value, str):
-        return parse(value, names)  # type: ignore[arg-type]
-    return [[parse(item, names) for item in row] for row in value]  # type: ignore[arg-type]
+        return parse(value, names)
+    return [[parse(item, names) for item in row] for row in value]
 
 
 def _apply_matrix(mat: Expression | list[list[Expression]], env: dict[str, Tensor], vec: Tensor) -> Tensor:
     """M(t, x) v for a scalar (M = m I) or d x d expression matrix; vec (n, d)."""
     if isinstance(mat, Expression):
         return mat.evaluate(env, vec[:, 0]).unsqueeze(1) * vec
-    rows = [
-        sum(mat[i][j].evaluate(env, vec[:, 0]) * vec[:, j] for j in range(vec.shape[1]))
-        for i in range(len(mat))
-    ]
-    return torch.stack(rows, 1)  # type: ignore[arg-type]
+    rows: list[Tensor] = []
+    for row in mat:
+        total = torch.zeros_like(vec[:, 0])
+        for j, entry in enumerate(row):
+            total = total + entry.evaluate(env, vec[:, 0]) * vec[:, j]
+        rows.append(total)
+    return torch.stack(rows, 1)
 
 
 def gradient_of(expr: Expression, t: Tensor | None, x: Tensor) -> Tensor:
@@ -126,14 +128,14 @@ class PDEProblem:
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
             self.selection = self._selection_sign() if not self.has_time else 0.0
         if isinstance(spec, DivergenceForm):
-            self.diffusion = _matrix(spec.diffusion, names)  # type: ignore[arg-type]
+            self.diffusion = _matrix(spec.diffusion, names)
             self.drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
             self.reaction = parse(spec.reaction, names)
             self.source = parse(spec.source, names)
         if isinstance(spec, Kolmogorov):
             self.initial = parse(spec.initial, no_t)
             self.k_drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
-            self.k_vol = _matrix(spec.volatility, names)  # type: ignore[arg-type]
+            self.k_vol = _matrix(spec.volatility, names)
             vol_names = (
                 self.k_vol.names()
                 if isinstance(self.k_vol, Expression)
@@ -212,7 +214,8 @@ class PDEProblem:
     def _interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
         if not isinstance(self.spec, Kolmogorov):
             return points
-        value, grad = self.feynman_kac(points.t, points.x, derived_seed(seed, "paths", draw))  # type: ignore[arg-type]
+        assert points.t is not None, "kolmogorov problems always have time"
+        value, grad = self.feynman_kac(points.t, points.x, derived_seed(seed, "paths", draw))
         points.targets = {"value": value, "grad": grad}
         return points
 
