@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -184,17 +185,19 @@ class _Checker:
         return self.constant(node, result)
 
 
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+
+
 def _float_op(op: str, vals: list[float]) -> float:
     if op == "neg":
         return -vals[0]
-    if op == "+":
-        return vals[0] + vals[1]
-    if op == "-":
-        return vals[0] - vals[1]
-    if op == "*":
-        return vals[0] * vals[1]
-    if op == "/":
-        return vals[0] / vals[1]
+    if op in ARITHMETIC:
+        return float(ARITHMETIC[op](vals[0], vals[1]))
     if op == "**":
         result = vals[0] ** vals[1]
         if isinstance(result, complex):
@@ -250,14 +253,9 @@ def _evaluate(node: Node, env: Mapping[str, Tensor], like: Tensor) -> Tensor:
     op = node.op
     if op == "neg":
         return -args[0]
-    if op == "+":
-        return args[0] + args[1]
-    if op == "-":
-        return args[0] - args[1]
-    if op == "*":
-        return args[0] * args[1]
-    if op == "/":
-        return args[0] / args[1]
+    if op in ARITHMETIC:
+        result: Tensor = ARITHMETIC[op](args[0], args[1])
+        return result
     if op == "**":
         return torch.pow(args[0], args[1])
     if op in ELEMENTWISE:
