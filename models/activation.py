@@ -67,7 +67,7 @@ class Activation:
         at all: see ``times_slope``), else rho'_c(z); rho(z) = z rho'_c(z) for every c.
         """
         if self.slope_from_value:
-            h = torch.relu(z)
+            h = torch.relu_(z)
             return h, h
         d = self.slope(z)
         return z.mul_(d), d
