@@ -183,9 +183,12 @@ class ReLUNetwork(nn.Module):
     def choose_order(self, backward: bool | None = None) -> AccumulationOrder:
         """The accumulation order value_and_jacobian uses by default (cheaper in multiply-adds)."""
         if backward is None:
-            weights, biases = self._tensors()
-            backward = torch.is_grad_enabled() and any(t.requires_grad for t in (*weights, *biases))
+            backward = self._needs_backward(*self._tensors())
         return self._orders[backward]
+
+    @staticmethod
+    def _needs_backward(weights: list[Tensor], biases: list[Tensor]) -> bool:
+        return torch.is_grad_enabled() and any(t.requires_grad for t in (*weights, *biases))
 
     def order_costs(self, backward: bool) -> dict[str, int]:
         """Multiply-adds per point of each accumulation order."""
@@ -203,11 +206,9 @@ class ReLUNetwork(nn.Module):
         if order not in ("auto", "forward", "reverse"):
             raise ValueError(f"order must be 'auto', 'forward' or 'reverse', got {order!r}")
         weights, biases = self._tensors()
-        if order == "auto":
-            backward = torch.is_grad_enabled() and any(t.requires_grad for t in (*weights, *biases))
-            chosen: AccumulationOrder = self._orders[backward]
-        else:
-            chosen = order
+        chosen: AccumulationOrder = (
+            self._orders[self._needs_backward(weights, biases)] if order == "auto" else order
+        )
         return value_and_jacobian(x, self.act, weights, biases, chosen)
 
     def jacobian(self, x: Tensor) -> Tensor:
