@@ -100,13 +100,6 @@ def gradient_of(expr: Expression, t: Tensor | None, x: Tensor) -> Tensor:
     return torch.zeros_like(xg) if grad is None else grad.detach()
 
 
-def time_derivative_of(expr: Expression, t: Tensor, x: Tensor) -> Tensor:
-    tg = t.detach().to(DTYPE).requires_grad_(True)
-    value = expr.evaluate(space_env(tg, x.to(DTYPE)), x[:, 0].to(DTYPE))
-    (grad,) = torch.autograd.grad(value.sum(), tg, allow_unused=True)
-    return torch.zeros_like(tg) if grad is None else grad.detach()
-
-
 class PDEProblem:
     """Residuals and point sets of one job's problem."""
 
@@ -125,6 +118,7 @@ class PDEProblem:
             (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))
             for cond in spec.conditions
         ]
+        self.selection = 0.0  # +1/-1: push u up/down to select the viscosity solution
         if isinstance(spec, FirstOrder):
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
             self.selection = self._selection_sign() if not self.has_time else 0.0
@@ -337,4 +331,4 @@ class PDEProblem:
         return torch.cat([self.slab.times(u[:, -1]).unsqueeze(1), x], 1)
 
 
-__all__ = ["PDEProblem", "PointSet", "gradient_of", "time_derivative_of"]
+__all__ = ["PDEProblem", "PointSet", "gradient_of"]

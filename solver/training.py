@@ -110,7 +110,6 @@ class Trainer:
         self.output_scale = self._output_scale()
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=training.learning_rate)
         self.state = _State()
-        self.selection = float(getattr(problem, "selection", 0.0))
         self.segment = 0.0  # current half-length (normalized units); 0: the exact D Phi
 
     # ------------------------------------------------------------------ pieces
@@ -168,10 +167,10 @@ class Trainer:
         p = p_schedule(step, total)
         norm = "l2" if self.problem.is_regression() else self.norm
         loss = sum((term_loss(m, norm, p) for m in mags.values()), torch.zeros(()))
-        if self.selection:
+        if self.problem.selection:
             weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (SELECTION_UNTIL * max(total, 1)))
             if weight > 0:
-                loss = loss - self.selection * weight * u_interior.mean()
+                loss = loss - self.problem.selection * weight * u_interior.mean()
         return loss, {k: reported(m, norm) for k, m in mags.items()}
 
     def _refine(self, fresh: dict[str, PointSet]) -> dict[str, PointSet]:
@@ -259,9 +258,8 @@ class Trainer:
             if spec.resample_every and step > 0 and step % spec.resample_every == 0:
                 self.state.draw += 1
                 self.points = self._refine(self._draw(self.state.draw))
-            frac = step / max(adam_steps, 1)
+            cosine = 0.5 * (1 + math.cos(math.pi * step / max(adam_steps, 1)))
             for group in self.optimizer.param_groups:
-                cosine = 0.5 * (1 + math.cos(math.pi * frac))
                 group["lr"] = spec.learning_rate * (LR_FLOOR + (1 - LR_FLOOR) * cosine)
             self.optimizer.zero_grad(set_to_none=True)
             self.segment = self._segment_length(step, adam_steps)
@@ -279,6 +277,7 @@ class Trainer:
             if self.state.elapsed > spec.time_limit_s:
                 stopped = True
                 break
+        self.segment = 0.0  # L-BFGS and every reported figure use the exact D Phi
         if not stopped and lbfgs_steps:
             stopped, terms = self._lbfgs(lbfgs_steps, adam_steps, total, started, progress, should_cancel)
         if stopped and self.state.best:

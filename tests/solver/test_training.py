@@ -140,3 +140,27 @@ def test_segment_jacobian_is_the_mean_derivative_and_moves_the_kinks() -> None:
     (g_seg,) = torch.autograd.grad(seg.sum(), [net.biases[0]])
     (g_exact,) = torch.autograd.grad(net.value_and_jacobian(z)[1].sum(), [net.biases[0]])
     assert torch.count_nonzero(g_seg) > 0 and torch.count_nonzero(g_exact) == 0
+
+
+def test_a_run_stopped_early_reports_residuals_of_the_exact_derivative() -> None:
+    """Stopped by the time limit while segment averaging is still on, the reported residuals
+    must still be those of D Phi itself."""
+    data = {
+        "problem": {
+            "kind": "divergence_form",
+            "dimension": 1,
+            "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+            "source": "pi**2*sin(pi*x)",
+            "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+        },
+        "network": {"hidden": [16, 16]},
+        "training": {"steps": 100_000, "time_limit_s": 0.3, "points": {"interior": 64, "boundary": 8}},
+    }
+    job = JobSpec.model_validate(data)
+    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    result = trainer.run()
+    assert result.stopped_by_time_limit
+    trainer.segment = 0.0
+    with torch.no_grad():
+        _, exact_terms = trainer._loss(trainer.points, job.training.steps, job.training.steps)
+    assert result.terms == exact_terms
