@@ -112,7 +112,7 @@ class PDEProblem:
         self.n_inputs = self.d + (1 if self.has_time else 0)
         self.n_outputs = 1 + self.d if isinstance(spec, DivergenceForm) else 1
         names = space_names(self.d, self.has_time)
-        no_t = {k: v for k, v in names.items() if k != "t"}
+        no_t = space_names(self.d, has_time=False)
         self.exact = parse(spec.exact, names) if spec.exact else None
         self.conditions = [
             (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))

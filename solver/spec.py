@@ -122,19 +122,18 @@ class ProblemBase(Strict):
         if isinstance(domain, WholeSpaceDomain) and self.growth is None:
             raise ValueError("growth ({'kappa': k, 'constant': C}) is required for a whole_space domain")
         names = self.names()
-        boundary_names = {k: v for k, v in names.items()}
+        initial_names = space_names(d, has_time=False)  # initial data are functions of x only
         for index, cond in enumerate(self.conditions):
             where = f"conditions[{index}]"
             if isinstance(cond, Initial):
                 if self.time is None:
                     raise ValueError(f"{where}: an initial condition needs problem.time")
-                initial_names = {k: v for k, v in names.items() if k != "t"}
                 _expr(cond.value, initial_names, f"{where}.value")
                 continue
             if isinstance(domain, WholeSpaceDomain):
                 raise ValueError(f"{where}: a whole_space problem has no boundary conditions")
             _check_on(cond.on, d, domain, where)
-            _expr(cond.value, boundary_names, f"{where}.value")
+            _expr(cond.value, names, f"{where}.value")
         if self.exact is not None:
             _expr(self.exact, names, "exact")
 
@@ -228,7 +227,7 @@ class Kolmogorov(ProblemBase):
             for i, item in enumerate(self.drift):
                 _expr(item, names, f"drift[{i}]")
         _check_matrix(self.volatility, self.dimension, names, "volatility")
-        _expr(self.initial, {k: v for k, v in names.items() if k != "t"}, "initial")
+        _expr(self.initial, space_names(self.dimension, has_time=False), "initial")
         return self
 
 
