@@ -6,7 +6,8 @@ rule at kinks, and the error of each exact construction against its formula.
 
 ``relupde solve SPEC.json --out DIR`` trains a job in this process (progress bar on a
 terminal), saves the model folder and prints the residuals and the errors against
-``exact``.  ``serve`` and ``worker`` arrive with the service.
+``exact``.  ``relupde serve`` runs the REST API with its job store and worker cluster;
+``relupde worker`` runs a worker for an external Dask scheduler (``service.server``).
 """
 
 from __future__ import annotations
@@ -150,7 +151,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     solve_parser = sub.add_parser("solve", help="train a job spec in this process (no server)")
     solve_parser.add_argument("spec", help="path to a job spec (JSON, API.md section 1)")
     solve_parser.add_argument("--out", required=True, help="folder to write the model to")
+    serve_parser = sub.add_parser("serve", help="run the REST API, the job store and a local worker cluster")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve_parser.add_argument(
+        "--workers", type=int, default=None, help="LocalCluster processes (RELUPDE_WORKERS)"
+    )
+    worker_parser = sub.add_parser("worker", help="run a worker for an external Dask scheduler")
+    worker_parser.add_argument("--scheduler", default=None, help="scheduler address (RELUPDE_DASK_ADDRESS)")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from service.server import serve_command
+
+        return serve_command(args.host, args.port, args.workers)
+    if args.command == "worker":
+        from service.server import worker_command
+
+        return worker_command(args.scheduler)
     if args.command == "check":
         return check()
     if args.command == "solve":

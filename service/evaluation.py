@@ -1,0 +1,193 @@
+"""Evaluate requests: the model cache, the two wire forms and the checks made before compute.
+
+A model folder is loaded (and its sha256 verified, ``solver.load_model``) once and kept in a
+bounded LRU cache.  Points arrive as JSON ``{"points": [[...]], "outputs": [...]}`` or, for
+large arrays, as an ``.npy`` body (``Content-Type: application/x-npy``, answered with an
+``.npz``); both are loaded without pickle and checked for shape, size and finiteness before
+anything is computed.  Outputs are checked finite before they are sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from service.errors import ApiError
+from service.schemas import OUTPUTS, Output
+from solver import load_model
+from solver.model import Model
+
+MAX_POINTS = 1_000_000
+MAX_JSON_POINTS = 100_000
+NPY_TYPE = "application/x-npy"
+NPZ_TYPE = "application/x-npz"
+CACHE_SIZE = 16
+
+
+class ModelCache:
+    """Loaded models by folder, least recently used evicted first; safe across threads."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._models: OrderedDict[Path, Model] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, folder: Path) -> Model:
+        with self._lock:
+            model = self._models.get(folder)
+            if model is not None:
+                self._models.move_to_end(folder)
+                return model
+        model = load_model(folder)  # outside the lock: loading verifies the hash
+        with self._lock:
+            self._models[folder] = model
+            self._models.move_to_end(folder)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+        return model
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows; send finite numbers")
+
+
+def parse_json_request(body: bytes) -> tuple[NDArray[np.float64], list[Output] | None]:
+    """The JSON form -> (points, outputs or None)."""
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(
+            422, "validation_error", 'the body must be an object {"points": [[...]], "outputs": [...]}'
+        )
+    unknown = sorted(set(data) - {"points", "outputs"})
+    if unknown:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"unknown field(s) {unknown}; allowed: points, outputs",
+            {"fields": unknown},
+        )
+    if "points" not in data:
+        raise ApiError(
+            422, "validation_error", "points: field required (a list of points, each a list of numbers)"
+        )
+    points = data["points"]
+    if not isinstance(points, list) or not all(isinstance(p, list) for p in points):
+        raise ApiError(422, "validation_error", "points must be a list of points, each a list of numbers")
+    if len(points) > MAX_JSON_POINTS:
+        raise ApiError(
+            413,
+            "too_many_points",
+            f"{len(points)} points in one JSON request; at most {MAX_JSON_POINTS} "
+            f"(send an .npy body with Content-Type: {NPY_TYPE} for up to {MAX_POINTS})",
+        )
+    if any(not isinstance(v, int | float) or isinstance(v, bool) for p in points for v in p):
+        raise ApiError(422, "validation_error", "points must contain numbers only")
+    lengths = {len(p) for p in points}
+    if len(lengths) > 1:
+        raise ApiError(
+            422, "invalid_points", f"every point must have the same length; got lengths {sorted(lengths)}"
+        )
+    array = np.asarray(points, dtype=np.float64)
+    if array.size == 0:
+        array = array.reshape(len(points), 0 if not lengths else lengths.pop())
+    return array, parse_outputs(data.get("outputs"))
+
+
+def parse_outputs(raw: Any) -> list[Output] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list) or not raw or any(item not in OUTPUTS for item in raw):
+        raise ApiError(
+            422,
+            "validation_error",
+            f"outputs must be a non-empty list drawn from {list(OUTPUTS)}; got {raw!r}",
+        )
+    return list(dict.fromkeys(raw))
+
+
+def parse_npy_request(body: bytes) -> NDArray[np.float64]:
+    try:
+        array = np.load(io.BytesIO(body), allow_pickle=False)
+    except Exception as exc:
+        raise ApiError(
+            400,
+            "malformed_npy",
+            f"the body is not an .npy array ({type(exc).__name__}: {exc}); use numpy.save",
+        ) from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        raise ApiError(
+            422, "invalid_points", f"the .npy array must hold real numbers, got dtype {array.dtype}"
+        )
+    return array.astype(np.float64, copy=False)
+
+
+def check_points(array: NDArray[np.float64], model: Model) -> None:
+    """Shape, size and finiteness, before any compute."""
+    inputs = model.n_inputs
+    names = (["t"] if model.spec.problem.time else []) + [
+        f"x{i}" for i in range(model.spec.problem.dimension)
+    ]
+    if array.ndim != 2 or array.shape[1] != inputs:
+        raise ApiError(
+            422,
+            "invalid_points",
+            f"points must have shape (n, {inputs}), each point ({', '.join(names)}); "
+            f"got shape {list(array.shape)}",
+            {"expected_inputs": names, "shape": list(array.shape)},
+        )
+    if array.shape[0] == 0:
+        raise ApiError(422, "invalid_points", "send at least one point")
+    if array.shape[0] > MAX_POINTS:
+        raise ApiError(413, "too_many_points", f"{array.shape[0]} points; at most {MAX_POINTS} per request")
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:10].tolist()
+        raise ApiError(
+            422, "invalid_points", f"points must be finite; rows {rows} hold NaN or infinity", {"rows": rows}
+        )
+
+
+def evaluate(model: Model, array: NDArray[np.float64], outputs: list[Output] | None) -> dict[str, Any]:
+    """The requested outputs as arrays (bounds None where the model has none)."""
+    result = model.evaluate(array)
+    available: dict[str, NDArray[np.float64] | None] = {
+        "value": result.value,
+        "gradient": result.gradient,
+        "bound": result.bound,
+        "gradient_bound": result.gradient_bound,
+    }
+    wanted = outputs if outputs is not None else [k for k in OUTPUTS if available[k] is not None]
+    chosen: dict[str, Any] = {name: available[name] for name in wanted}
+    for name, values in chosen.items():
+        if values is not None and not np.isfinite(values).all():
+            rows = np.flatnonzero(~np.isfinite(values.reshape(len(array), -1)).all(axis=1))[:10].tolist()
+            raise ApiError(
+                422,
+                "non_finite_output",
+                f"{name} overflowed at rows {rows}: the points are too far out for float64; "
+                "send smaller inputs",
+                {"rows": rows},
+            )
+    return chosen
+
+
+def encode_json(chosen: dict[str, Any]) -> bytes:
+    return json.dumps({k: (None if v is None else v.tolist()) for k, v in chosen.items()}).encode()
+
+
+def encode_npz(chosen: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: v for k, v in chosen.items() if v is not None})
+    return buffer.getvalue()

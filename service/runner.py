@@ -1,0 +1,121 @@
+"""The task a Dask worker runs for one job: begin an attempt, train, save, record.
+
+Everything the task needs comes from the job store (the spec) and two settings passed by
+the dispatcher (the store's URL and the data dir), so a worker needs no configuration of
+its own.  Progress is written at most every ``REPORT_EVERY_S`` seconds and doubles as the
+heartbeat; each report also tells the task whether a cancel was requested, or whether its
+attempt was superseded (the job was resumed elsewhere), and the training loop stops then.
+Training resumes from the job's checkpoint file when one exists, so a job whose worker
+died goes on from its last checkpoint with exactly the model an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from service.store import JobStore, ModelRecord, Report, now
+from solver import Canceled, JobSpec, solve
+from solver.model import MANIFEST
+
+REPORT_EVERY_S = 0.5
+MAX_ATTEMPTS = 4
+Outcome = Literal["succeeded", "failed", "canceled", "superseded", "skipped"]
+
+
+@cache
+def _store(url: str) -> JobStore:
+    """One store (engine and pool) per worker process and URL."""
+    return JobStore.open(url)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def checkpoint_path(data_dir: Path, job_id: str) -> Path:
+    return data_dir / "checkpoints" / f"{job_id}.pt"
+
+
+def model_folder(data_dir: Path, tenant: str, model_id: str) -> Path:
+    return data_dir / "models" / tenant / model_id
+
+
+class _Reporter:
+    """Progress callback and cancel poll for ``solver.solve``, throttled to the store."""
+
+    def __init__(self, store: JobStore, job_id: str, attempt: int) -> None:
+        self.store, self.job_id, self.attempt = store, job_id, attempt
+        self.verdict: Report = "continue"
+        self._last = 0.0
+        self._pending: tuple[int, int, float, float] | None = None
+
+    def progress(self, step: int, steps: int, loss: float, elapsed: float) -> None:
+        self._pending = (step, steps, loss, elapsed)
+        if time.monotonic() - self._last >= REPORT_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        step, steps, loss, elapsed = self._pending
+        finite_loss = loss if loss == loss and abs(loss) != float("inf") else None
+        self.verdict = self.store.report(
+            self.job_id, self.attempt, step=step, steps=steps, loss=finite_loss, elapsed_s=elapsed
+        )
+        self._last = time.monotonic()
+        self._pending = None
+
+    def should_cancel(self) -> bool:
+        return self.verdict != "continue"
+
+
+def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None = None) -> Outcome:
+    """Run (or resume) one job to its end; the outcome is also written to the store."""
+    store = _store(database_url)
+    started = store.begin(job_id, worker_name(), MAX_ATTEMPTS)
+    if started is None:
+        return "skipped"
+    job, attempt = started
+    if threads is not None:
+        torch.set_num_threads(threads)
+    root = Path(data_dir)
+    checkpoint = checkpoint_path(root, job_id)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    reporter = _Reporter(store, job_id, attempt)
+    try:
+        spec = JobSpec.model_validate(job.spec)
+        model = solve(spec, reporter.progress, should_cancel=reporter.should_cancel, checkpoint=checkpoint)
+    except Canceled:
+        if reporter.verdict == "superseded":
+            return "superseded"
+        store.finish(job_id, attempt, "canceled")
+        checkpoint.unlink(missing_ok=True)
+        return "canceled"
+    except Exception as exc:  # the job's own failure (bad data, diverged training): recorded, not raised
+        store.finish(job_id, attempt, "failed", error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    reporter.flush()
+    model_id = uuid.uuid4().hex
+    folder = model.save(model_folder(root, job.tenant, model_id))
+    digest = json.loads((folder / MANIFEST).read_text())["weights_sha256"]
+    record = ModelRecord(model_id, job.tenant, job_id, str(folder.relative_to(root)), digest, now())
+    if not store.finish(job_id, attempt, "succeeded", model=record):
+        _remove(folder)  # superseded or canceled meanwhile: the store keeps the other outcome
+        return "superseded"
+    checkpoint.unlink(missing_ok=True)
+    return "succeeded"
+
+
+def _remove(folder: Path) -> None:
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()

@@ -1,0 +1,123 @@
+"""The JSON shapes of API.md section 2 as pydantic models (they also document the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.store import Job
+
+Output = Literal["value", "gradient", "bound", "gradient_bound"]
+OUTPUTS: tuple[Output, ...] = ("value", "gradient", "bound", "gradient_bound")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str = Field(examples=["problem.dimension: Input should be greater than or equal to 1"])
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+class ProgressOut(BaseModel):
+    step: int = Field(description="training steps done (Adam, then L-BFGS)")
+    steps: int = Field(description="steps planned")
+    loss: float | None = Field(description="the last training loss (the smoothed W^{1,inf} objective)")
+    elapsed_s: float = Field(description="training seconds so far")
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    name: str | None
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: ProgressOut
+    error: str | None = Field(description="why the job failed (also the last reason when it was resumed)")
+    model_id: str | None = Field(description="the model, once the job succeeded")
+    spec: dict[str, Any]
+    attempts: int = Field(description="how many times a worker started the job (resumes count)")
+    cancel_requested: bool
+
+
+class JobPageOut(BaseModel):
+    jobs: list[JobOut]
+    next_page_token: str | None = Field(description="pass as page_token for the next page; null on the last")
+
+
+class ModelOut(BaseModel):
+    id: str
+    job_id: str
+    created_at: datetime
+    inputs: list[str] = Field(description="the order of the coordinates of a point: t first when timed")
+    architecture: dict[str, Any]
+    problem: dict[str, Any]
+    training: dict[str, Any] = Field(description="steps, seconds, final loss, residual terms, loss history")
+    errors: dict[str, Any] | None = Field(description="rel_l2, linf, grad_linf, n_points against `exact`")
+    estimate: dict[str, Any] | None = Field(description="the global error estimate (whole-space problems)")
+    weights_sha256: str
+
+
+class EvaluateIn(BaseModel):
+    """JSON form of an evaluate request (the bulk form sends an .npy body instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[list[float]] = Field(
+        description="n points, each (t, x0, ..., x{d-1}) when the problem has time, else (x0, ...)",
+        examples=[[[0.25, 0.5], [0.75, 0.1]]],
+    )
+    outputs: list[Output] | None = Field(
+        default=None, description="what to compute; default: all that apply to the model"
+    )
+
+
+class EvaluateOut(BaseModel):
+    value: list[float] | None = None
+    gradient: list[list[float]] | None = None
+    bound: list[float] | None = Field(default=None, description="whole-space models only; else null")
+    gradient_bound: list[float] | None = Field(default=None, description="whole-space models only; else null")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    store: str
+    dispatcher: dict[str, Any]
+
+
+def job_out(job: Job) -> dict[str, Any]:
+    """The public JSON of a job (API.md section 2)."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "progress": {"step": job.step, "steps": job.steps, "loss": job.loss, "elapsed_s": job.elapsed_s},
+        "error": job.error,
+        "model_id": job.model_id,
+        "spec": job.spec,
+        "attempts": job.attempts,
+        "cancel_requested": job.cancel_requested,
+    }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "missing or wrong API key"),
+        (404, "no such id for this tenant"),
+        (422, "the request does not validate; details name each field"),
+    )
+}
