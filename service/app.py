@@ -49,6 +49,7 @@ from service.schemas import (
     JobOut,
     JobPageOut,
     ModelOut,
+    iso,
     job_out,
 )
 from service.settings import Settings
@@ -310,7 +311,7 @@ def _add_model_routes(app: FastAPI) -> None:
         return {
             "id": record.id,
             "job_id": record.job_id,
-            "created_at": record.created_at.isoformat(),
+            "created_at": iso(record.created_at),
             "inputs": manifest["architecture"]["inputs"],
             "architecture": manifest["architecture"],
             "problem": manifest["spec"]["problem"],

@@ -8,6 +8,7 @@ shapes.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -70,6 +71,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+GIVEN_MAX_CHARS = 300
+
+
+def _shortened(value: Any) -> Any:
+    """Echo what was given, unless it is large (a whole sub-object): then its start."""
+    text = json.dumps(value)
+    return value if len(text) <= GIVEN_MAX_CHARS else text[:GIVEN_MAX_CHARS] + "..."
+
+
 def validation_details(errors: Any) -> list[dict[str, Any]]:
     """Each problem: where (the field path), what is wrong, what was given."""
     details = []
@@ -80,7 +90,7 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
                 "field": ".".join(location),
                 "message": error.get("msg", ""),
                 "type": error.get("type", ""),
-                "given": _jsonable(error.get("input")),
+                "given": _shortened(_jsonable(error.get("input"))),
             }
         )
     return details

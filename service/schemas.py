@@ -95,15 +95,20 @@ class HealthOut(BaseModel):
     dispatcher: dict[str, Any]
 
 
+def iso(moment: datetime | None) -> str | None:
+    """UTC timestamps as pydantic writes them (``...Z``), so every route agrees."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 def job_out(job: Job) -> dict[str, Any]:
     """The public JSON of a job (API.md section 2)."""
     return {
         "id": job.id,
         "name": job.name,
         "status": job.status,
-        "created_at": job.created_at.isoformat(),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
         "progress": {"step": job.step, "steps": job.steps, "loss": job.loss, "elapsed_s": job.elapsed_s},
         "error": job.error,
         "model_id": job.model_id,

@@ -148,6 +148,7 @@ class Job:
     model_id: str | None
     cancel_requested: bool
     attempts: int
+    worker: str | None = None
 
     @property
     def done(self) -> bool:
@@ -183,6 +184,7 @@ def _job(row: JobRow) -> Job:
         model_id=row.model_id,
         cancel_requested=row.cancel_requested,
         attempts=row.attempts,
+        worker=row.worker,
     )
 
 

@@ -1,0 +1,86 @@
+"""Fixtures for the service tests: job stores on both backends, tiny job specs, a live server.
+
+PostgreSQL: the tests use ``RELUPDE_TEST_POSTGRES_URL`` (default: the machine's server at
+127.0.0.1:5432, database ``test``), each test in a schema of its own that is dropped after.
+When the server cannot be reached the PostgreSQL cases are skipped with a message, unless
+``RELUPDE_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from service.store import JobStore
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_URL = os.environ.get(
+    "RELUPDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_or_skip() -> str:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        message = (
+            f"PostgreSQL not reachable at {POSTGRES_URL.split('@')[-1]} ({type(exc).__name__}); "
+            "set RELUPDE_TEST_POSTGRES_URL to test the PostgreSQL store"
+        )
+        if os.environ.get("RELUPDE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{message} (RELUPDE_REQUIRE_POSTGRES=1 makes this mandatory)")
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema (dropped afterwards)."""
+    base = _postgres_or_skip()
+    schema = f"relupde_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(base)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[JobStore]:
+    opened = JobStore.open(store_url)
+    yield opened
+    opened.close()
+
+
+def tiny_spec(steps: int = 60, *, hidden: int = 16, name: str = "tiny-transport") -> dict[str, Any]:
+    """transport-1d shrunk to seconds of training (same problem, exact solution given)."""
+    spec: dict[str, Any] = json.loads((ROOT / "examples" / "transport-1d.json").read_text())
+    spec["name"] = name
+    spec["network"]["hidden"] = [hidden, hidden]
+    spec["training"].update(
+        {"steps": steps, "points": {"interior": 128, "boundary": 32}, "optimizer": "adam", "seed": 3}
+    )
+    return spec

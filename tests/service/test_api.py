@@ -1,0 +1,370 @@
+"""The REST API in process (no workers): contract shapes, errors, tenants, evaluate.
+
+Jobs are only queued here (``dispatch=False``); a model is trained in this process and
+registered in the store the way a worker would, so evaluate can be checked against the
+in-process ``Model.evaluate`` of the same folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.evaluation import MAX_JSON_POINTS
+from service.limits import MAX_OTHER_BYTES
+from service.runner import model_folder
+from service.settings import Settings
+from service.store import JobStore, ModelRecord, now
+from solver import JobSpec, load_model, solve
+from tests.service.conftest import tiny_spec
+from tests.solver.examples import EXAMPLES
+
+ALICE = {"Authorization": "Bearer alice-key"}
+BOB = {"Authorization": "Bearer bob-key"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-data")
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'jobs.sqlite3'}",
+        api_keys={"alice-key": "alice", "bob-key": "bob"},
+    )
+    with TestClient(create_app(settings, dispatch=False), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def model_id(client: TestClient, data_dir: Path) -> str:
+    """A model of alice's, trained here and recorded as a worker records one."""
+    store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+    spec = tiny_spec(30)
+    job, _ = store.create_job("alice", spec, name="tiny", steps=30)
+    started = store.begin(job.id, "test", 4)
+    assert started is not None
+    model = solve(JobSpec.model_validate(spec))
+    new_id = uuid.uuid4().hex
+    folder = model.save(model_folder(data_dir, "alice", new_id))
+    digest = json.loads((folder / "manifest.json").read_text())["weights_sha256"]
+    record = ModelRecord(new_id, "alice", job.id, str(folder.relative_to(data_dir)), digest, now())
+    assert store.finish(job.id, started[1], "succeeded", model=record)
+    return new_id
+
+
+def _error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+# ---------------------------------------------------------------------- jobs
+@pytest.mark.parametrize("name", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_spec_is_accepted(client: TestClient, name: Path) -> None:
+    spec = json.loads(name.read_text())
+    response = client.post("/v1/jobs", json=spec, headers=ALICE)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["spec"] == JobSpec.model_validate(spec).model_dump(mode="json")
+    assert job["progress"] == {"step": 0, "steps": job["progress"]["steps"], "loss": None, "elapsed_s": 0.0}
+    assert client.get(f"/v1/jobs/{job['id']}", headers=ALICE).json() == job
+
+
+def test_idempotency_key(client: TestClient) -> None:
+    headers = {**ALICE, "Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/v1/jobs", json=tiny_spec(5), headers=headers)
+    again = client.post("/v1/jobs", json=tiny_spec(5), headers=headers)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    _error(client.post("/v1/jobs", json=tiny_spec(6), headers=headers), 409, "idempotency_conflict")
+
+
+def test_pagination_and_status_filter(client: TestClient) -> None:
+    ids = [client.post("/v1/jobs", json=tiny_spec(5), headers=BOB).json()["id"] for _ in range(5)]
+    seen: list[str] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"page_size": 2, **({"page_token": token} if token else {})}
+        page = client.get("/v1/jobs", params=params, headers=BOB).json()
+        seen += [job["id"] for job in page["jobs"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen[:5] == list(reversed(ids))
+    assert client.get("/v1/jobs", params={"status": "succeeded"}, headers=BOB).json()["jobs"] == []
+
+
+def test_cancel_a_queued_job(client: TestClient) -> None:
+    job = client.post("/v1/jobs", json=tiny_spec(5), headers=ALICE).json()
+    first = client.post(f"/v1/jobs/{job['id']}/cancel", headers=ALICE)
+    second = client.post(f"/v1/jobs/{job['id']}/cancel", headers=ALICE)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["status"] == second.json()["status"] == "canceled"
+
+
+def test_events_of_a_finished_job_end_with_its_state(client: TestClient, model_id: str) -> None:
+    job_id = client.get(f"/v1/models/{model_id}", headers=ALICE).json()["job_id"]
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=ALICE) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = [block for block in text.split("\n\n") if block.strip()]
+    assert len(events) == 1 and events[0].startswith("event: status\ndata: ")
+    assert json.loads(events[0].split("data: ", 1)[1])["status"] == "succeeded"
+
+
+# ---------------------------------------------------------------------- tenants and auth
+def test_another_tenants_ids_answer_404(client: TestClient, model_id: str) -> None:
+    job_id = client.post("/v1/jobs", json=tiny_spec(5), headers=ALICE).json()["id"]
+    for method, path in (
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("POST", f"/v1/jobs/{job_id}/cancel"),
+        ("GET", f"/v1/jobs/{job_id}/events"),
+        ("GET", f"/v1/models/{model_id}"),
+        ("GET", f"/v1/models/{model_id}/artifact"),
+    ):
+        _error(client.request(method, path, headers=BOB), 404, "not_found")
+    _error(client.post(f"/v1/models/{model_id}/evaluate", json={"points": [[0, 0]]}, headers=BOB), 404)
+    assert job_id not in [job["id"] for job in client.get("/v1/jobs", headers=BOB).json()["jobs"]]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic alice-key"},
+        {"Authorization": "Bearer "},
+    ],
+)
+def test_missing_or_wrong_key_is_401(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.get("/v1/jobs", headers=headers)
+    _error(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+# ---------------------------------------------------------------------- bad input
+def _with(path: str, value: Any) -> dict[str, Any]:
+    spec = tiny_spec(5)
+    target = spec
+    *parents, leaf = path.split(".")
+    for part in parents:
+        target = target[part]
+    target[leaf] = value
+    return spec
+
+
+BAD_SPECS = [
+    ("unknown top-level field", {**tiny_spec(5), "extra": 1}, "extra"),
+    ("unknown nested field", _with("training.momentum", 0.9), "training.momentum"),
+    ("bad expression", _with("problem.equation", "u_t + __import__('os')"), "equation"),
+    ("unknown function", _with("problem.exact", "gamma(x0)"), "exact"),
+    ("negative steps", _with("training.steps", -1), "training.steps"),
+    ("wrong kind", _with("problem.kind", "elliptic"), "'kind'"),
+]
+
+
+@pytest.mark.parametrize(("label", "spec", "field"), BAD_SPECS, ids=[b[0] for b in BAD_SPECS])
+def test_bad_specs_are_422_naming_the_field(client: TestClient, label: str, spec: Any, field: str) -> None:
+    error = _error(client.post("/v1/jobs", json=spec, headers=ALICE), 422, "validation_error")
+    assert field in json.dumps(error["details"]) + error["message"], label
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 422),
+        (b'{"name": "x", "problem": NaN}', 422),
+        (b"[]", 422),
+        (b"", 422),
+    ],
+)
+def test_malformed_submit_bodies(client: TestClient, body: bytes, status: int) -> None:
+    response = client.post("/v1/jobs", content=body, headers={**ALICE, "Content-Type": "application/json"})
+    _error(response, status)
+
+
+def test_nan_in_a_spec_number_is_refused(client: TestClient) -> None:
+    text = json.dumps(_with("training.learning_rate", 12345.5)).replace("12345.5", "NaN")
+    assert "NaN" in text
+    response = client.post("/v1/jobs", content=text, headers={**ALICE, "Content-Type": "application/json"})
+    _error(response, 422)
+
+
+def test_oversized_bodies_are_413(client: TestClient, model_id: str) -> None:
+    big = b"{" + b" " * (MAX_OTHER_BYTES + 1) + b"}"
+    response = client.post("/v1/jobs", content=big, headers={**ALICE, "Content-Type": "application/json"})
+    _error(response, 413, "payload_too_large")
+    points = np.zeros((MAX_JSON_POINTS + 1, 2)).tolist()
+    response = client.post(f"/v1/models/{model_id}/evaluate", json={"points": points}, headers=ALICE)
+    _error(response, 413, "too_many_points")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"points": [[0.5]]}, "invalid_points"),
+        ({"points": [[0.5, 1.0, 2.0]]}, "invalid_points"),
+        ({"points": [[0.5, 1.0], [0.5]]}, "invalid_points"),
+        ({"points": []}, "invalid_points"),
+        ({"points": [[0.5, "a"]]}, "validation_error"),
+        ({"points": [0.5, 1.0]}, "validation_error"),
+        ({"points": [[0.5, 1.0]], "outputs": ["hessian"]}, "validation_error"),
+        ({"points": [[0.5, 1.0]], "extra": 1}, "validation_error"),
+        ({"pts": [[0.5, 1.0]]}, "validation_error"),
+    ],
+)
+def test_bad_evaluate_bodies(client: TestClient, model_id: str, body: Any, code: str) -> None:
+    _error(client.post(f"/v1/models/{model_id}/evaluate", json=body, headers=ALICE), 422, code)
+
+
+def test_non_finite_points_are_refused(client: TestClient, model_id: str) -> None:
+    for text in ('{"points": [[0.5, NaN]]}', '{"points": [[0.5, Infinity]]}'):
+        response = client.post(
+            f"/v1/models/{model_id}/evaluate",
+            content=text,
+            headers={**ALICE, "Content-Type": "application/json"},
+        )
+        _error(response, 400, "malformed_json")
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([[0.5, np.nan]]))
+    response = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        content=buffer.getvalue(),
+        headers={**ALICE, "Content-Type": "application/x-npy"},
+    )
+    assert _error(response, 422, "invalid_points")["details"]["rows"] == [0]
+
+
+def test_pickled_npy_is_refused(client: TestClient, model_id: str) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    response = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        content=buffer.getvalue(),
+        headers={**ALICE, "Content-Type": "application/x-npy"},
+    )
+    _error(response, 400, "malformed_npy")
+
+
+def test_unknown_ids_paths_and_methods(client: TestClient) -> None:
+    _error(client.get("/v1/jobs/nope", headers=ALICE), 404, "not_found")
+    _error(client.get("/v1/models/nope", headers=ALICE), 404, "not_found")
+    _error(client.get("/v2/whatever", headers=ALICE), 404, "not_found")
+    _error(client.delete("/v1/jobs", headers=ALICE), 405, "method_not_allowed")
+    _error(
+        client.get("/v1/jobs", params={"page_token": "garbage!"}, headers=ALICE), 422, "invalid_page_token"
+    )
+    _error(client.get("/v1/jobs", params={"status": "done"}, headers=ALICE), 422)
+    _error(client.get("/v1/jobs", params={"page_size": 0}, headers=ALICE), 422)
+
+
+def test_wrong_media_type_is_415(client: TestClient, model_id: str) -> None:
+    response = client.post(
+        f"/v1/models/{model_id}/evaluate", content=b"points", headers={**ALICE, "Content-Type": "text/plain"}
+    )
+    _error(response, 415, "unsupported_media_type")
+
+
+# ---------------------------------------------------------------------- models
+def test_model_document(client: TestClient, model_id: str, data_dir: Path) -> None:
+    info = client.get(f"/v1/models/{model_id}", headers=ALICE).json()
+    local = load_model(data_dir / "models" / "alice" / model_id)
+    assert info["inputs"] == ["t", "x0"]
+    assert info["errors"] == local.errors and info["estimate"] is None
+    assert info["problem"] == local.spec.problem.model_dump(mode="json")
+    assert info["training"]["steps"] == 30
+
+
+def test_evaluate_equals_the_in_process_model(client: TestClient, model_id: str, data_dir: Path) -> None:
+    local = load_model(data_dir / "models" / "alice" / model_id)
+    points = np.random.default_rng(0).uniform([0, 0], [1, 6.28], size=(257, 2))
+    expected = local.evaluate(points)
+    body = client.post(
+        f"/v1/models/{model_id}/evaluate", json={"points": points.tolist()}, headers=ALICE
+    ).json()
+    assert set(body) == {"value", "gradient"}
+    np.testing.assert_array_equal(np.array(body["value"]), expected.value)
+    np.testing.assert_array_equal(np.array(body["gradient"]), expected.gradient)
+
+    buffer = io.BytesIO()
+    np.save(buffer, points)
+    response = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        params={"outputs": "value,gradient,bound"},
+        content=buffer.getvalue(),
+        headers={**ALICE, "Content-Type": "application/x-npy"},
+    )
+    assert response.headers["content-type"] == "application/x-npz"
+    arrays = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert sorted(arrays.files) == ["gradient", "value"]  # no bound for a box problem
+    np.testing.assert_array_equal(arrays["value"], expected.value)
+    np.testing.assert_array_equal(arrays["gradient"], expected.gradient)
+
+
+def test_outputs_select_and_bounds_are_null_for_box_problems(client: TestClient, model_id: str) -> None:
+    body = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        json={"points": [[0.5, 1.0]], "outputs": ["value", "bound", "gradient_bound"]},
+        headers=ALICE,
+    ).json()
+    assert body == {"value": body["value"], "bound": None, "gradient_bound": None}
+
+
+def test_artifact_is_the_verified_weights(client: TestClient, model_id: str) -> None:
+    from safetensors import safe_open
+
+    info = client.get(f"/v1/models/{model_id}", headers=ALICE).json()
+    response = client.get(f"/v1/models/{model_id}/artifact", headers=ALICE)
+    assert response.status_code == 200
+    import hashlib
+
+    assert hashlib.sha256(response.content).hexdigest() == info["weights_sha256"]
+    path = Path(client.app.state.settings.data_dir) / "artifact.safetensors"  # type: ignore[attr-defined]
+    path.write_bytes(response.content)
+    with safe_open(str(path), framework="pt") as handle:
+        assert handle.metadata()["format"] == "relupde"
+        assert sorted(handle.keys()) == ["A1", "A2", "A3", "b1", "b2", "b3"]
+
+
+# ---------------------------------------------------------------------- operations
+def test_health_metrics_and_openapi(client: TestClient, model_id: str) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["store"] == "sqlite"
+    client.post(f"/v1/models/{model_id}/evaluate", json={"points": [[0.5, 1.0]]}, headers=ALICE)
+    text = client.get("/metrics").text
+    assert 'relupde_jobs{status="succeeded"}' in text
+    assert 'relupde_evaluate_latency_seconds_count{form="json"}' in text
+    schema = client.get("/openapi.json").json()
+    for path in (
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/jobs/{job_id}/events",
+        "/v1/models/{model_id}",
+        "/v1/models/{model_id}/evaluate",
+        "/v1/models/{model_id}/artifact",
+        "/healthz",
+        "/metrics",
+    ):
+        assert path in schema["paths"], path
+    submit = schema["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    assert "transport-1d" in submit["examples"]

@@ -1,0 +1,143 @@
+"""Black-box tests of a running service: ``relupde serve`` with a real LocalCluster.
+
+Each test drives the server over HTTP only, except where it must reach past the API to
+break something (kill -9 a worker process, read which process runs a job)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load as load_safetensors
+
+from service.store import JobStore
+from solver import load_model
+from tests.service.conftest import tiny_spec
+from tests.service.live import LiveServer, wait_for
+
+pytestmark = pytest.mark.slow
+KEYS = {"RELUPDE_API_KEYS": "alice:alice-key,bob:bob-key"}
+ALICE = {"Authorization": "Bearer alice-key"}
+BOB = {"Authorization": "Bearer bob-key"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path, KEYS).start()
+    yield live
+    live.stop()
+
+
+def _running_past(step: int):  # type: ignore[no-untyped-def]
+    return lambda job: job["status"] == "running" and job["progress"]["step"] >= step
+
+
+def test_submit_progress_succeed_evaluate(server: LiveServer) -> None:
+    with server.client(ALICE) as http:
+        job = http.post("/v1/jobs", json=tiny_spec(400)).json()
+        seen = wait_for(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["step"] > 0)
+        assert seen["progress"]["steps"] == 400 and seen["started_at"] is not None
+        done = wait_for(http, job["id"], lambda j: j["status"] == "succeeded", what="success")
+        assert done["progress"]["step"] == 400 and done["attempts"] == 1 and done["error"] is None
+        info = http.get(f"/v1/models/{done['model_id']}").json()
+        assert info["errors"]["n_points"] == 10_000
+        local = load_model(server.data_dir / "models" / "alice" / done["model_id"])
+        points = np.random.default_rng(1).uniform([0, 0], [1, 6.28], size=(100, 2))
+        body = http.post(f"/v1/models/{done['model_id']}/evaluate", json={"points": points.tolist()}).json()
+        expected = local.evaluate(points)
+        np.testing.assert_array_equal(body["value"], expected.value)
+        np.testing.assert_array_equal(body["gradient"], expected.gradient)
+        artifact = http.get(f"/v1/models/{done['model_id']}/artifact").content
+        tensors = load_safetensors(artifact)
+        np.testing.assert_array_equal(tensors["A1"].numpy(), local.network.layers[0][0].detach().numpy())
+        # The other tenant sees nothing of it.
+        with server.client(BOB) as other:
+            assert other.get(f"/v1/jobs/{job['id']}").status_code == 404
+            assert other.get(f"/v1/models/{done['model_id']}").status_code == 404
+            assert other.get("/v1/jobs").json()["jobs"] == []
+        metrics = http.get("/metrics").text
+        assert 'relupde_training_duration_seconds_count{status="succeeded"} 1.0' in metrics
+
+
+def test_events_stream_progress_then_the_final_state(server: LiveServer) -> None:
+    with server.client(ALICE) as http:
+        job = http.post("/v1/jobs", json=tiny_spec(600)).json()
+        kinds, steps, last = [], [], None
+        with http.stream("GET", f"/v1/jobs/{job['id']}/events", timeout=120) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    kinds.append(line.removeprefix("event: "))
+                elif line.startswith("data: "):
+                    import json
+
+                    last = json.loads(line.removeprefix("data: "))
+                    steps.append(last["progress"]["step"])
+        assert last is not None and last["status"] == "succeeded"
+        assert kinds[-1] == "status" and "progress" in kinds
+        assert steps == sorted(steps) and steps[-1] == 600
+
+
+def test_cancel_a_running_job(server: LiveServer) -> None:
+    with server.client(ALICE) as http:
+        job = http.post("/v1/jobs", json=tiny_spec(100_000)).json()
+        wait_for(http, job["id"], _running_past(20), what="training to start")
+        asked = http.post(f"/v1/jobs/{job['id']}/cancel").json()
+        assert asked["cancel_requested"] and asked["status"] in ("running", "canceled")
+        done = wait_for(http, job["id"], lambda j: j["status"] == "canceled", timeout=30, what="cancel")
+        assert done["model_id"] is None and done["finished_at"] is not None
+        # The worker is free again: the next job runs.
+        nxt = http.post("/v1/jobs", json=tiny_spec(50)).json()
+        wait_for(http, nxt["id"], lambda j: j["status"] == "succeeded", what="the next job")
+
+
+def test_a_killed_worker_does_not_lose_the_job(server: LiveServer) -> None:
+    with server.client(ALICE) as http:
+        job = http.post("/v1/jobs", json=tiny_spec(2500)).json()
+        wait_for(http, job["id"], _running_past(250), what="a checkpoint to be written")
+        store = JobStore.open(f"sqlite:///{server.data_dir / 'jobs.sqlite3'}")
+        record = store.get_job(job["id"])
+        store.close()
+        assert record is not None and record.worker is not None
+        pid = int(record.worker.rsplit(":", 1)[1])
+        assert pid != os.getpid() and server.process is not None and pid != server.process.popen.pid
+        os.kill(pid, signal.SIGKILL)
+        done = wait_for(http, job["id"], lambda j: j["status"] in ("succeeded", "failed"), timeout=180)
+        assert done["status"] == "succeeded", done
+        assert done["attempts"] == 2 and done["progress"]["step"] == 2500
+
+
+def test_a_server_restart_loses_nothing(tmp_path: Path) -> None:
+    first = LiveServer(tmp_path, KEYS).start()
+    with first.client(ALICE) as http:
+        finished = http.post("/v1/jobs", json=tiny_spec(50)).json()
+        finished = wait_for(http, finished["id"], lambda j: j["status"] == "succeeded")
+        running = http.post("/v1/jobs", json=tiny_spec(12_000)).json()
+        wait_for(http, running["id"], _running_past(250), what="a checkpoint to be written")
+        queued = http.post("/v1/jobs", json=tiny_spec(50)).json()
+    first.stop(signal.SIGTERM)
+
+    second = LiveServer(tmp_path, KEYS, port=first.port).start()
+    try:
+        with second.client(ALICE) as http:
+            again = http.get(f"/v1/jobs/{finished['id']}").json()
+            assert again["status"] == "succeeded" and again["model_id"] == finished["model_id"]
+            resumed = wait_for(http, running["id"], lambda j: j["status"] in ("succeeded", "failed"), 180)
+            assert resumed["status"] == "succeeded" and resumed["attempts"] == 2, resumed
+            assert resumed["progress"]["step"] == 12_000
+            later = wait_for(http, queued["id"], lambda j: j["status"] == "succeeded", 120)
+            assert later["attempts"] == 1
+            buffer = io.BytesIO()
+            np.save(buffer, np.array([[0.5, 1.0]]))
+            response = http.post(
+                f"/v1/models/{finished['model_id']}/evaluate",
+                content=buffer.getvalue(),
+                headers={"Content-Type": "application/x-npy"},
+            )
+            assert response.status_code == 200
+    finally:
+        second.stop()
