@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # dependency resolution ever pulls a multi-GB CUDA build.  pyproject allows newer torch.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench bench-service clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-# Until the service lands (issue: service/), `make run` runs the most useful thing that
-# exists: the self-check of the network calculus, then a solve of an example spec.
+# The service with its embedded defaults: SQLite job store and models in ./relupde-data,
+# a LocalCluster of RELUPDE_WORKERS worker processes, listening on 127.0.0.1:8000.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(VENV)/.installed
-	$(VENV)/bin/relupde check
-	$(VENV)/bin/relupde solve examples/transport-1d.json --out relupde-data/models/transport-1d
+	$(VENV)/bin/relupde serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -33,6 +34,9 @@ test: $(VENV)/.installed lint typecheck
 
 bench: $(VENV)/.installed
 	$(PY) bench/derivatives.py
+
+bench-service: $(VENV)/.installed
+	$(PY) bench/service.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -19,8 +19,10 @@ from the checkpoint.  The store stays the source of truth throughout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
@@ -38,9 +40,12 @@ TICK_S = 0.25
 STALE_AFTER_S = 60.0
 
 
-def torch_threads(workers: int) -> int:
-    """Cores split evenly between the local worker processes (each runs one job at a time)."""
-    return max(1, (os.cpu_count() or 1) // workers)
+def torch_threads(settings: Settings) -> int:
+    """``RELUPDE_TORCH_THREADS``, else the cores split evenly between the local worker
+    processes (each runs one job at a time)."""
+    if settings.torch_threads is not None:
+        return settings.torch_threads
+    return max(1, (os.cpu_count() or 1) // settings.workers)
 
 
 class Dispatcher:
@@ -124,6 +129,8 @@ class Dispatcher:
             self._client = Client(self.settings.dask_address, timeout="30s")
 
     def _close(self) -> None:
+        if self._cluster is not None:
+            self._kill_local_workers()
         for closable in (self._client, self._cluster):
             if closable is not None:
                 try:
@@ -131,6 +138,16 @@ class Dispatcher:
                 except Exception:
                     log.exception("dispatcher: closing Dask failed")
         self.state = "stopped"
+
+    def _kill_local_workers(self) -> None:
+        """Stop local training at once on shutdown: the jobs stay ``running`` in the store and
+        the next start resumes them from their checkpoints (otherwise Dask would let a task
+        train on for its close timeout and the job would end during shutdown)."""
+        for nanny in list(self._cluster.workers.values()):
+            pid = getattr(nanny, "pid", None)
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     # ------------------------------------------------------------------ one tick
     def tick(self) -> None:
@@ -166,7 +183,7 @@ class Dispatcher:
     def _submit_queued(self) -> None:
         from distributed import fire_and_forget
 
-        threads = torch_threads(self.settings.workers) if self.local else None
+        threads = torch_threads(self.settings) if self.local else self.settings.torch_threads
         for job in self.store.jobs_with_status("queued"):
             if job.id in self.futures:
                 continue

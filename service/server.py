@@ -10,6 +10,7 @@ worker, which resumes the job from its checkpoint.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import signal
@@ -45,9 +46,7 @@ def serve_command(host: str, port: int, workers: int | None) -> int:
         if workers < 1:
             print("relupde serve: --workers must be >= 1", file=sys.stderr)
             return 2
-        settings = Settings(
-            settings.data_dir, settings.database_url, settings.dask_address, workers, settings.api_keys
-        )
+        settings = dataclasses.replace(settings, workers=workers)
     if not settings.api_keys and not is_loopback(host):
         print(
             f"relupde serve: refusing to listen on {host} without API keys; set "

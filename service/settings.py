@@ -47,6 +47,7 @@ class Settings:
     ``database_url``: SQLAlchemy URL of the job store (SQLite in the data dir by default).
     ``dask_address``: an external scheduler, or None for a LocalCluster of ``workers``
     processes.  ``api_keys``: key -> tenant; empty means no authentication (loopback only).
+    ``torch_threads``: threads per training job (default: the cores split between workers).
     """
 
     data_dir: Path
@@ -54,6 +55,7 @@ class Settings:
     dask_address: str | None = None
     workers: int = 1
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    torch_threads: int | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -68,19 +70,24 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("RELUPDE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
         url = env.get("RELUPDE_DATABASE_URL") or f"sqlite:///{data_dir / SQLITE_FILE}"
-        workers_text = env.get("RELUPDE_WORKERS") or "1"
-        try:
-            workers = int(workers_text)
-        except ValueError:
-            raise SettingsError(
-                f"RELUPDE_WORKERS must be a whole number >= 1, got {workers_text!r}"
-            ) from None
-        if workers < 1:
-            raise SettingsError(f"RELUPDE_WORKERS must be >= 1, got {workers}")
+        workers = _positive(env, "RELUPDE_WORKERS", "1")
+        threads = _positive(env, "RELUPDE_TORCH_THREADS", None) if "RELUPDE_TORCH_THREADS" in env else None
         return cls(
             data_dir=data_dir,
             database_url=url,
             dask_address=env.get("RELUPDE_DASK_ADDRESS") or None,
             workers=workers,
             api_keys=parse_api_keys(env.get("RELUPDE_API_KEYS")),
+            torch_threads=threads,
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: str | None) -> int:
+    text = env.get(name) or default or ""
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be >= 1, got {value}")
+    return value

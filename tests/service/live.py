@@ -31,6 +31,7 @@ class Process:
 
     def __init__(self, argv: list[str], env: Mapping[str, str], log: Path) -> None:
         self.argv, self.log = argv, log
+        log.parent.mkdir(parents=True, exist_ok=True)
         self._file = log.open("ab")
         self.popen = subprocess.Popen(
             argv, env={**os.environ, **env}, stdout=self._file, stderr=subprocess.STDOUT
@@ -61,8 +62,10 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: Process | None = None
 
-    def start(self, timeout: float = 90.0) -> LiveServer:
-        argv = [RELUPDE, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+    def start(self, timeout: float = 90.0, argv: list[str] | None = None, workers: int = 1) -> LiveServer:
+        """Start (``argv`` replaces the default command line) and wait until the dispatcher
+        sees at least ``workers`` workers."""
+        argv = argv or [RELUPDE, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = Process(argv, self.env, self.data_dir / f"serve-{self.port}.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -70,7 +73,8 @@ class LiveServer:
                 raise RuntimeError(f"relupde serve exited:\n{self.process.tail()}")
             try:
                 health = httpx.get(f"{self.url}/healthz", timeout=2).json()
-                if health["dispatcher"]["state"] == "running" and health["dispatcher"]["workers"]:
+                dispatcher = health["dispatcher"]
+                if dispatcher["state"] == "running" and (dispatcher["workers"] or 0) >= workers:
                     return self
             except (httpx.HTTPError, KeyError, ValueError):
                 pass

@@ -21,7 +21,8 @@ from tests.service.conftest import tiny_spec
 from tests.service.live import LiveServer, wait_for
 
 pytestmark = pytest.mark.slow
-KEYS = {"RELUPDE_API_KEYS": "alice:alice-key,bob:bob-key"}
+# One torch thread per job: the suite runs two test processes on two cores.
+KEYS = {"RELUPDE_API_KEYS": "alice:alice-key,bob:bob-key", "RELUPDE_TORCH_THREADS": "1"}
 ALICE = {"Authorization": "Bearer alice-key"}
 BOB = {"Authorization": "Bearer bob-key"}
 
@@ -116,7 +117,7 @@ def test_a_server_restart_loses_nothing(tmp_path: Path) -> None:
     with first.client(ALICE) as http:
         finished = http.post("/v1/jobs", json=tiny_spec(50)).json()
         finished = wait_for(http, finished["id"], lambda j: j["status"] == "succeeded")
-        running = http.post("/v1/jobs", json=tiny_spec(12_000)).json()
+        running = http.post("/v1/jobs", json=tiny_spec(2500)).json()
         wait_for(http, running["id"], _running_past(250), what="a checkpoint to be written")
         queued = http.post("/v1/jobs", json=tiny_spec(50)).json()
     first.stop(signal.SIGTERM)
@@ -128,7 +129,7 @@ def test_a_server_restart_loses_nothing(tmp_path: Path) -> None:
             assert again["status"] == "succeeded" and again["model_id"] == finished["model_id"]
             resumed = wait_for(http, running["id"], lambda j: j["status"] in ("succeeded", "failed"), 180)
             assert resumed["status"] == "succeeded" and resumed["attempts"] == 2, resumed
-            assert resumed["progress"]["step"] == 12_000
+            assert resumed["progress"]["step"] == 2500
             later = wait_for(http, queued["id"], lambda j: j["status"] == "succeeded", 120)
             assert later["attempts"] == 1
             buffer = io.BytesIO()
@@ -141,3 +142,36 @@ def test_a_server_restart_loses_nothing(tmp_path: Path) -> None:
             assert response.status_code == 200
     finally:
         second.stop()
+
+
+def test_the_python_client_end_to_end(server: LiveServer, tmp_path: Path) -> None:
+    from service.client import AsyncClient, Client, NotFoundError
+
+    with Client(server.url, api_key="alice-key") as client:
+        job = client.submit(tiny_spec(200), idempotency_key="client-e2e")
+        assert client.submit(tiny_spec(200), idempotency_key="client-e2e").id == job.id
+        done = client.wait(job.id, progress=False, timeout=120, poll_interval=0.1).raise_for_status()
+        assert done.model_id is not None
+        model = client.model(done.model_id)
+        local = load_model(server.data_dir / "models" / "alice" / done.model_id)
+        points = np.random.default_rng(2).uniform([0, 0], [1, 6.28], size=(20_000, 2))
+        for bulk, batch in ((False, points[:5000]), (True, points)):
+            out, expected = model.evaluate(batch, bulk=bulk), local.evaluate(batch)
+            np.testing.assert_array_equal(out.value, expected.value)
+            np.testing.assert_array_equal(out.gradient, expected.gradient)
+            assert out.bound is None
+        path = model.download(tmp_path / "weights.safetensors")
+        assert (
+            path.read_bytes()
+            == (server.data_dir / "models" / "alice" / done.model_id / "weights.safetensors").read_bytes()
+        )
+    with Client(server.url, api_key="bob-key") as other, pytest.raises(NotFoundError):
+        other.job(job.id)
+
+    async def listing() -> list[str]:
+        async with AsyncClient(server.url, api_key="alice-key") as client:
+            return [j.id async for j in client.iter_jobs()]
+
+    import asyncio
+
+    assert asyncio.run(listing()) == [job.id]

@@ -47,9 +47,15 @@ def test_bad_api_keys_say_how_to_write_them(text: str, match: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
-def test_bad_worker_counts(value: str) -> None:
-    with pytest.raises(SettingsError, match="RELUPDE_WORKERS"):
-        Settings.from_env({"RELUPDE_WORKERS": value})
+@pytest.mark.parametrize("name", ["RELUPDE_WORKERS", "RELUPDE_TORCH_THREADS"])
+def test_bad_counts(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_torch_threads() -> None:
+    assert Settings.from_env({}).torch_threads is None
+    assert Settings.from_env({"RELUPDE_TORCH_THREADS": "3"}).torch_threads == 3
 
 
 @pytest.mark.parametrize(
