@@ -36,7 +36,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/derivatives.py
 
 bench-service: $(VENV)/.installed
-	$(PY) bench/service.py
+	$(PY) bench/service_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -198,6 +198,8 @@ def _add_job_routes(app: FastAPI) -> None:
             )
         except IdempotencyConflictError as exc:
             raise ApiError(409, "idempotency_conflict", str(exc)) from None
+        if created and request.app.state.dispatcher is not None:
+            request.app.state.dispatcher.wake()
         return JSONResponse(
             job_out(job), status_code=202 if created else 200, headers={"Location": f"/v1/jobs/{job.id}"}
         )

@@ -66,6 +66,7 @@ class Dispatcher:
         self.state = "starting"
         self.futures: dict[str, Any] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relupde-dispatcher", daemon=True)
         self._client: Any = None
         self._cluster: Any = None
@@ -78,8 +79,13 @@ class Dispatcher:
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        """Tick now (a job was submitted or canceled) instead of at the next TICK_S."""
+        self._wake.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
 
     def scheduler_info(self) -> dict[str, Any]:
@@ -107,7 +113,8 @@ class Dispatcher:
                     self.tick()
                 except Exception:
                     log.exception("dispatcher tick failed; retrying")
-                self._stop.wait(TICK_S)
+                self._wake.wait(TICK_S)
+                self._wake.clear()
         finally:
             self._close()
 

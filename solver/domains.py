@@ -17,6 +17,11 @@ from torch import Tensor
 from solver.spec import BallDomain, BoxDomain, Domain, TimeInterval, WholeSpaceDomain
 
 DTYPE = torch.float64
+# Whole space: Phi is trained on (-R', R')^d with R' = (1 + WHOLE_SPACE_MARGIN) R, so that the
+# cutoff's ramp (width w = WHOLE_SPACE_MARGIN R) lies outside the asked-for box (-R, R)^d and
+# the global model Psi equals P(1, Phi) ~ Phi on all of it (solver/estimate.py).
+WHOLE_SPACE_MARGIN = 0.25
+SMALLEST_RADIUS = 1e-3  # radial sampling: |x| log-uniform in [1e-3 R', R']
 
 
 def derived_seed(seed: int, *parts: object) -> int:
@@ -70,14 +75,27 @@ class Region:
             r = float(domain.ball.radius)
             return cls("ball", dimension, c - r, c + r, c, r)
         assert isinstance(domain, WholeSpaceDomain)
-        r = float(domain.whole_space.train_radius)
+        r = float(domain.whole_space.train_radius) * (1.0 + WHOLE_SPACE_MARGIN)
         zero = torch.zeros(dimension, dtype=DTYPE)
-        return cls("box", dimension, zero - r, zero + r, zero, 0.0)
+        return cls("whole", dimension, zero - r, zero + r, zero, r)
 
     def interior(self, u: Tensor) -> Tensor:
-        """Map uniforms u in [0, 1)^(d) (ball: d + 1 columns) to interior points."""
+        """Map uniforms u in [0, 1)^(d) (ball and whole space: d + 1 columns) to interior points.
+
+        Whole space: even rows uniform in the box, odd rows at every radius scale (direction
+        uniform, |x| log-uniform in [SMALLEST_RADIUS R', R']), since uniform points in high
+        dimension lie almost all near the box's outer shell."""
         if self.kind == "box":
             return self.lower + u[:, : self.dimension] * (self.upper - self.lower)
+        if self.kind == "whole":
+            box = self.lower + u[:, : self.dimension] * (self.upper - self.lower)
+            direction = gaussian(u[:, : self.dimension])
+            direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-300)
+            log_span = math.log(1.0 / SMALLEST_RADIUS)
+            scale = self.radius * torch.exp((u[:, self.dimension] - 1.0) * log_span)
+            radial = direction * scale.unsqueeze(1)
+            odd = (torch.arange(u.shape[0]) % 2 == 1).unsqueeze(1)
+            return torch.where(odd, radial, box)
         direction = gaussian(u[:, : self.dimension])
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-300)
         radius: Tensor = self.radius * u[:, self.dimension] ** (1.0 / self.dimension)
@@ -85,7 +103,7 @@ class Region:
         return points
 
     def interior_columns(self) -> int:
-        return self.dimension + (1 if self.kind == "ball" else 0)
+        return self.dimension + (1 if self.kind in ("ball", "whole") else 0)
 
     def boundary(self, u: Tensor, on: str) -> tuple[Tensor, Tensor]:
         """Points on the boundary part ``on`` and their outward unit normals.

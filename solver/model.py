@@ -28,12 +28,14 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from models import ReLUNetwork
+from solver.estimate import GlobalEstimate, pointwise_bounds
 from solver.spec import JobSpec
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 VERSION = "0.1.0"
+EVALUATE_CHUNK = 4096
 
 
 class ModelFileError(ValueError):
@@ -83,9 +85,18 @@ class Model:
         if not np.isfinite(array).all():
             raise ValueError("points must be finite numbers (no NaN or infinity)")
         x = torch.from_numpy(array)
-        with torch.no_grad():
-            u, jac = self.network.value_and_jacobian(x)
-        return Evaluation(u[:, 0].numpy().copy(), jac[:, 0, :].numpy().copy(), None, None)
+        values, gradients = [], []
+        with torch.no_grad():  # in chunks: bounded memory, and faster than one huge batch
+            for chunk in torch.split(x, EVALUATE_CHUNK):
+                u, jac = self.network.value_and_jacobian(chunk)
+                values.append(u[:, 0])
+                gradients.append(jac[:, 0, :])
+        value = torch.cat(values).numpy() if values else np.zeros(0)
+        gradient = torch.cat(gradients).numpy() if gradients else np.zeros((0, self.n_inputs))
+        bound = gradient_bound = None
+        if self.estimate is not None:
+            bound, gradient_bound = pointwise_bounds(GlobalEstimate.from_json(self.estimate), array)
+        return Evaluation(value, gradient, bound, gradient_bound)
 
     # ------------------------------------------------------------------ persistence
     def manifest(self, weights_sha256: str) -> dict[str, Any]:

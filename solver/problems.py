@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from solver.domains import DTYPE, Region, Slab, derived_seed, uniform
+from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, Region, Slab, derived_seed, uniform
 from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
 from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
 
@@ -325,7 +325,10 @@ class PDEProblem:
         cols = self.region.interior_columns() + (1 if self.has_time else 0)
         gen = torch.Generator().manual_seed(derived_seed(seed, "validation"))
         u = torch.rand(n, cols, dtype=DTYPE, generator=gen)
-        x = self.region.interior(u[:, : self.region.interior_columns()])
+        if self.region.kind == "whole":  # the asked-for box (-R, R)^d, where Psi ~ Phi
+            x = (2.0 * u[:, : self.d] - 1.0) * self.region.radius / (1.0 + WHOLE_SPACE_MARGIN)
+        else:
+            x = self.region.interior(u[:, : self.region.interior_columns()])
         if self.slab is None:
             return x
         return torch.cat([self.slab.times(u[:, -1]).unsqueeze(1), x], 1)

@@ -10,9 +10,10 @@ import torch
 
 from models import ReLUNetwork
 from solver.domains import DTYPE
+from solver.estimate import build_global_model
 from solver.model import Model
 from solver.problems import PDEProblem
-from solver.spec import JobSpec
+from solver.spec import JobSpec, WholeSpaceDomain
 from solver.training import CancelCallback, ProgressCallback, Trainer, TrainResult
 
 VALIDATION_POINTS = 10_000
@@ -97,6 +98,9 @@ def solve(
         if bar is not None:
             bar.close()
     network = physical_network(result, problem)
+    estimate = None
+    if isinstance(spec.problem.domain, WholeSpaceDomain):
+        network, estimate, why_not = _global_model(network, problem, spec.training.seed)
     metrics: dict[str, Any] = {
         "loss_norm": spec.training.loss.norm,
         "steps": result.steps_done,
@@ -106,5 +110,21 @@ def solve(
         "stopped_by_time_limit": result.stopped_by_time_limit,
         "history": [[s, v] for s, v in result.history[:: max(1, len(result.history) // 200)]],
     }
+    if isinstance(spec.problem.domain, WholeSpaceDomain):
+        metrics["estimate_unavailable"] = why_not
     errors = measure_errors(network, problem, spec.training.seed)
-    return Model(network, spec, metrics, errors)
+    return Model(network, spec, metrics, errors, estimate)
+
+
+def _global_model(
+    phi: ReLUNetwork, problem: PDEProblem, seed: int
+) -> tuple[ReLUNetwork, dict[str, Any] | None, str | None]:
+    """Whole space: Psi = product(cutoff, Phi) and its estimate (DESIGN.md section 5), or Phi
+    and the reason there is no estimate."""
+    if problem.exact is None:
+        return phi, None, "the global estimate needs `exact` to measure the local errors on the box"
+    try:
+        psi, estimate = build_global_model(phi, problem, seed)
+    except ValueError as exc:
+        return phi, None, str(exc)
+    return psi, estimate.to_json(), None

@@ -1,0 +1,331 @@
+"""The global polynomial-growth estimate of whole-space problems (DESIGN.md section 5).
+
+Notation (docs/global-estimate.md derives every line): the trained network Phi (inputs
+(t, x) or x) is accurate on the box Q = [t0, T] x [-R, R]^d with local errors
+
+    e0 >= sup_Q |u - R Phi|,    e1 >= sup_Q |Du - D Phi|        (Euclidean over all inputs).
+
+The global model is ONE parametrization  Psi = P o (chi o S, Phi) o F,  where F fans the
+input out, S drops t, chi is ``constructions.cutoff(d, B, w)`` (1 on [-B, B]^d, 0 outside
+(-R, R)^d, B = R - w, |D chi| <= 1/w) and P = ``constructions.product(M, m)`` with M >=
+max(1, sup_Q |R Phi|), so |P(a, b) - ab| <= delta0 and each partial of P is within
+delta1 of (b, a) on [-M, M]^2; P(0, b) = 0 and D_b P(0, b) = 0 exactly.  With the growth
+data U(x) = C (1 + |x|^(kappa+1)) >= |u|, |u_t| and G(x) >= |Du| (G = C (1 + |x|^kappa)
+without time, sqrt(C^2 (1 + |x|^kappa)^2 + U^2) with time), for a.e. (t, x), t in [t0, T]:
+
+    |u - R Psi|  <= b0 = (1 - chi) U + chi e0 + [chi > 0] delta0
+    |Du - D Psi| <= b1 = (1 - chi) G + chi e1
+                         + [chi > 0] (delta1 (G + e1) + |D chi| (U + e0 + delta1))
+
+and b0, b1 <= eps0 (1 + |x|^(kappa+2)), eps1 (1 + |x|^(kappa+2)) with eps computed by
+``epsilon`` (a rigorous sup over |x| on a geometric grid, using that the envelopes are
+nondecreasing in |x|).  The local errors are sampled maxima (statistical, not certified):
+see ``measure_local_errors``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from models import ReLUNetwork, compose, constructions, fan_out, parallel
+from models.bounds import enclose
+from models.calculus import affine
+from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
+from solver.problems import PDEProblem
+
+LOCAL_POINTS = 20_000  # uniform validation points in Q
+RADIAL_POINTS = 10_000  # points with log-uniform radius in [1e-3 R, R]: every scale of |x|
+REFINE_ROUNDS = 3  # local search around the worst 1 % at shrinking scales
+SAFETY = 2.0  # statistical margin on the sampled maxima (they are not certified sups)
+PRODUCT_TOLERANCE = 1e-9  # delta1 target; m follows
+MAX_M = 48
+
+
+@dataclass(frozen=True)
+class GlobalEstimate:
+    """Everything the bound needs, stored in the manifest as ``estimate``."""
+
+    kappa: float
+    constant: float
+    train_radius: float  # R (the spec's): the plateau
+    train_box_radius: float  # R' = R + w: Phi's box Q
+    plateau: float
+    ramp_width: float
+    dimension: int
+    time: tuple[float, float] | None
+    local_value_error: float  # e0
+    local_gradient_error: float  # e1
+    sampled_value_error: float  # max over the points, before SAFETY
+    sampled_gradient_error: float
+    product_bound: float  # M
+    product_depth_m: int  # m
+    product_value_error: float  # delta0
+    product_gradient_error: float  # delta1
+    eps_value: float  # eps0
+    eps_gradient: float  # eps1
+    local_points: int
+    how_measured: str
+    formula: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["time"] = list(self.time) if self.time is not None else None
+        data["eps"] = max(self.eps_value, self.eps_gradient)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GlobalEstimate:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["time"] = tuple(data["time"]) if data.get("time") is not None else None
+        return cls(**fields)
+
+
+# ---------------------------------------------------------------------- growth envelopes
+def value_growth(kappa: float, constant: float, r: NDArray[np.float64]) -> NDArray[np.float64]:
+    """U(r) = C (1 + r^(kappa+1)) >= |u| (and |u_t|) at |x| = r."""
+    return constant * (1.0 + r ** (kappa + 1.0))
+
+
+def gradient_growth(
+    kappa: float, constant: float, r: NDArray[np.float64], timed: bool
+) -> NDArray[np.float64]:
+    """G(r) >= |Du| (Euclidean over all inputs): C (1 + r^kappa), with u_t: sqrt(. ^2 + U^2)."""
+    space = constant * (1.0 + r**kappa)
+    if not timed:
+        return space
+    return np.sqrt(space**2 + value_growth(kappa, constant, r) ** 2)
+
+
+# ---------------------------------------------------------------------- the local errors
+def _validation_box_points(problem: PDEProblem, seed: int) -> Tensor:
+    gen = torch.Generator().manual_seed(derived_seed(seed, "global-estimate"))
+    d, radius = problem.d, problem.region.radius
+    uniform = problem.region.lower + torch.rand(LOCAL_POINTS, d, dtype=DTYPE, generator=gen) * 2 * radius
+    direction = torch.randn(RADIAL_POINTS, d, dtype=DTYPE, generator=gen)
+    direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    log_r = torch.rand(RADIAL_POINTS, 1, dtype=DTYPE, generator=gen) * math.log(1e3)
+    radial = direction * radius * torch.exp(log_r - math.log(1e3))
+    x = torch.cat([uniform, radial])
+    if problem.slab is None:
+        return x
+    t = problem.slab.times(torch.rand(x.shape[0], 1, dtype=DTYPE, generator=gen))
+    return torch.cat([t, x], 1)
+
+
+def _errors(network: ReLUNetwork, problem: PDEProblem, inputs: Tensor) -> tuple[Tensor, Tensor]:
+    exact = problem.exact_values(inputs)
+    if exact is None:
+        raise ValueError("the global estimate needs `exact`")
+    u_star, g_star = exact
+    with torch.no_grad():
+        u, jac = network.value_and_jacobian(inputs)
+    return (u[:, 0] - u_star).abs(), (jac[:, 0, :] - g_star).norm(dim=1)
+
+
+def _clamp_to_box(problem: PDEProblem, inputs: Tensor) -> Tensor:
+    lo, hi = problem.input_center - problem.input_half, problem.input_center + problem.input_half
+    return torch.maximum(torch.minimum(inputs, hi), lo)
+
+
+def measure_local_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> tuple[float, float, int]:
+    """Sampled sup_Q |u - R Phi| and sup_Q |Du - D Phi| over LOCAL_POINTS uniform points,
+    RADIAL_POINTS at every radius scale and a local search around the worst 1 %."""
+    inputs = _validation_box_points(problem, seed)
+    e0, e1 = _errors(network, problem, inputs)
+    worst_value, worst_grad = float(e0.max()), float(e1.max())
+    gen = torch.Generator().manual_seed(derived_seed(seed, "global-estimate-refine"))
+    count = inputs.shape[0]
+    keep = max(1, inputs.shape[0] // 100)
+    for round_index in range(REFINE_ROUNDS):
+        scale = problem.input_half * 0.05 / 4**round_index
+        for errors in (e0, e1):
+            centers = inputs[errors.topk(keep).indices]
+            probes = _clamp_to_box(
+                problem, centers + torch.randn(centers.shape, dtype=DTYPE, generator=gen) * scale
+            )
+            v, g = _errors(network, problem, probes)
+            worst_value, worst_grad = max(worst_value, float(v.max())), max(worst_grad, float(g.max()))
+            count += probes.shape[0]
+    return worst_value, worst_grad, count
+
+
+# ---------------------------------------------------------------------- the global network
+def product_size(network: ReLUNetwork, problem: PDEProblem) -> float:
+    """M >= max(1, sup_Q |R Phi|): a certified interval enclosure over Q (models.bounds)."""
+    lo = problem.input_center - problem.input_half
+    hi = problem.input_center + problem.input_half
+    box = enclose(network.to(torch.float64), lo, hi)
+    return max(1.0, float(box.value_upper.abs().max()), float(box.value_lower.abs().max()))
+
+
+def product_depth(bound: float) -> int:
+    """Smallest m with delta1 = 2 sqrt(2) M 2^-m <= PRODUCT_TOLERANCE."""
+    m = math.ceil(math.log2(2.0 * math.sqrt(2.0) * bound / PRODUCT_TOLERANCE))
+    return max(1, min(MAX_M, m))
+
+
+def global_network(
+    phi: ReLUNetwork, problem: PDEProblem, bound: float, m: int, plateau: float, width: float
+) -> ReLUNetwork:
+    """Psi = P o (chi o S, Phi) o F as one parametrization (float64)."""
+    phi = phi.to(torch.float64)
+    c = phi.act.c
+    d, n_in = problem.d, problem.n_inputs
+    offset = n_in - d  # 1 when the first input is t
+    select = torch.zeros(d, n_in, dtype=torch.float64)
+    select[:, offset:] = torch.eye(d, dtype=torch.float64)
+    space_only = affine(select, relu_prime_at_zero=c)
+    chi = compose(constructions.cutoff(d, plateau, width, relu_prime_at_zero=c), space_only)
+    both = compose(parallel(chi.to(torch.float64), phi), fan_out(n_in, 2, like=phi))
+    return compose(constructions.product(bound, m, relu_prime_at_zero=c), both)
+
+
+# ---------------------------------------------------------------------- bounds
+def cutoff_values(
+    estimate: GlobalEstimate, x: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """chi(x) = min_i clip((B + w - |x_i|) / w, 0, 1) and |D chi| (1/w on the ramp, else 0)."""
+    b, w = estimate.plateau, estimate.ramp_width
+    trap = np.clip((b + w - np.abs(x)) / w, 0.0, 1.0)
+    chi = trap.min(axis=1)
+    slope = np.where((chi > 0.0) & (chi < 1.0), 1.0 / w, 0.0)
+    return chi, slope
+
+
+def pointwise_bounds(
+    estimate: GlobalEstimate, inputs: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(b0, b1) at each point; +inf where t lies outside [t0, T] (no promise there)."""
+    timed = estimate.time is not None
+    x = inputs[:, 1:] if timed else inputs
+    r = np.linalg.norm(x, axis=1)
+    chi, slope = cutoff_values(estimate, x)
+    big_u = value_growth(estimate.kappa, estimate.constant, r)
+    big_g = gradient_growth(estimate.kappa, estimate.constant, r, timed)
+    e0, e1 = estimate.local_value_error, estimate.local_gradient_error
+    d0, d1 = estimate.product_value_error, estimate.product_gradient_error
+    inside = chi > 0.0
+    b0 = (1.0 - chi) * big_u + chi * e0 + np.where(inside, d0, 0.0)
+    b1 = (1.0 - chi) * big_g + chi * e1 + np.where(inside, d1 * (big_g + e1) + slope * (big_u + e0 + d1), 0.0)
+    if timed:
+        assert estimate.time is not None
+        t0, t1 = estimate.time
+        outside = (inputs[:, 0] < t0) | (inputs[:, 0] > t1)
+        b0 = np.where(outside, np.inf, b0)
+        b1 = np.where(outside, np.inf, b1)
+    return b0, b1
+
+
+def epsilon(
+    kappa: float,
+    constant: float,
+    radius: float,
+    plateau: float,
+    width: float,
+    d: int,
+    timed: bool,
+    e0: float,
+    e1: float,
+    d0: float,
+    d1: float,
+) -> tuple[float, float]:
+    """eps0, eps1 with b0, b1 <= eps (1 + |x|^(kappa+2)) for every x.
+
+    Envelopes in r = |x|: on the plateau (|x|_inf <= B, so r <= sqrt(d) B) b0 <= e0 + d0 and
+    b1 <= e1 + d1 (G + e1); beyond it (r > B) b0 <= max(U, e0) + d0 and
+    b1 <= max(G, e1) + d1 (G + e1) + (U + e0 + d1) / w.  Each envelope is nondecreasing in
+    r, so on [r_i, r_(i+1)] its ratio to 1 + r^(kappa+2) is at most
+    env(r_(i+1)) / (1 + r_i^(kappa+2)); the grid is geometric up to 10^8 R, beyond which the
+    ratio of the polynomial envelopes (degree <= kappa + 1) is below its value there.
+    """
+    grid = np.concatenate([[0.0], np.geomspace(1e-6 * radius, 1e8 * radius, 4000)])
+    lo, hi = grid[:-1], grid[1:]
+    weight = 1.0 + lo ** (kappa + 2.0)
+    big_u = value_growth(kappa, constant, hi)
+    big_g = gradient_growth(kappa, constant, hi, timed)
+    on_plateau = lo <= math.sqrt(d) * plateau
+    beyond = hi > plateau
+    env0 = np.maximum(
+        np.where(on_plateau, e0 + d0, 0.0),
+        np.where(beyond, np.maximum(big_u, e0) + d0, 0.0),
+    )
+    env1 = np.maximum(
+        np.where(on_plateau, e1 + d1 * (big_g + e1), 0.0),
+        np.where(beyond, np.maximum(big_g, e1) + d1 * (big_g + e1) + (big_u + e0 + d1) / width, 0.0),
+    )
+    return float((env0 / weight).max()), float((env1 / weight).max())
+
+
+FORMULA = (
+    "|u - R Psi| <= (1 - chi) C (1 + |x|^(kappa+1)) + chi e0 + [chi > 0] delta0; "
+    "|Du - D Psi| <= (1 - chi) G + chi e1 + [chi > 0] (delta1 (G + e1) + |D chi| (U + e0 + delta1)); "
+    "both <= eps (1 + |x|^(kappa+2)); chi = 1 on [-B, B]^d, 0 outside (-R, R)^d, |D chi| <= 1/w "
+    "(docs/global-estimate.md)"
+)
+
+
+def build_global_model(
+    phi: ReLUNetwork, problem: PDEProblem, seed: int
+) -> tuple[ReLUNetwork, GlobalEstimate]:
+    """Psi and its estimate for a whole-space problem with ``exact`` and growth data."""
+    growth = problem.spec.growth
+    if growth is None:
+        raise ValueError("a whole_space problem needs growth data")
+    if phi.act.name != "relu":
+        raise ValueError(
+            "the global estimate composes Phi with exact ReLU constructions (cutoff, product): "
+            "use the network activation 'relu' for whole_space problems"
+        )
+    train_box = problem.region.radius  # R' = (1 + margin) R: Phi's box
+    plateau = train_box / (1.0 + WHOLE_SPACE_MARGIN)  # B = R: Psi ~ Phi on (-R, R)^d
+    width = train_box - plateau  # w = margin R
+    radius = plateau
+    sampled0, sampled1, count = measure_local_errors(phi, problem, seed)
+    e0, e1 = SAFETY * sampled0, SAFETY * sampled1
+    bound = product_size(phi, problem)
+    m = product_depth(bound)
+    err = constructions.product_error(bound, m)
+    # product_error's gradient figure is Euclidean (2 sqrt 2 M 2^-m), which also bounds each
+    # partial (2 M 2^-m): a conservative delta1.
+    d0, d1 = err.value, err.derivative
+    timed = problem.slab is not None
+    eps0, eps1 = epsilon(
+        growth.kappa, growth.constant, radius, plateau, width, problem.d, timed, e0, e1, d0, d1
+    )
+    psi = global_network(phi, problem, bound, m, plateau, width)
+    estimate = GlobalEstimate(
+        kappa=growth.kappa,
+        constant=growth.constant,
+        train_radius=radius,
+        train_box_radius=train_box,
+        plateau=plateau,
+        ramp_width=width,
+        dimension=problem.d,
+        time=(problem.slab.start, problem.slab.end) if problem.slab is not None else None,
+        local_value_error=e0,
+        local_gradient_error=e1,
+        sampled_value_error=sampled0,
+        sampled_gradient_error=sampled1,
+        product_bound=bound,
+        product_depth_m=m,
+        product_value_error=d0,
+        product_gradient_error=d1,
+        eps_value=eps0,
+        eps_gradient=eps1,
+        local_points=count,
+        how_measured=(
+            f"statistical: the largest |u - R Phi| and |Du - D Phi| over {count} points of the box "
+            f"Q = [t0, T] x [-R, R]^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
+            f"in [1e-3 R, R], the rest a local search around the worst 1 %), times {SAFETY}; "
+            "M from a certified interval enclosure of R Phi over Q"
+        ),
+        formula=FORMULA,
+    )
+    return psi, estimate
