@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -600,6 +601,10 @@ def _load_npz(content: bytes) -> dict[str, Any]:
 def _array(data: Any, name: str, shape: tuple[int, ...]) -> NDArray[np.float64] | None:
     if data is None:
         return None
+    if name in ("bound", "gradient_bound") and isinstance(data, list):
+        # JSON null = no promise at that point (t outside the job's time interval): +inf,
+        # as in process and in the bulk form.
+        data = [math.inf if v is None else v for v in data]
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -171,6 +172,8 @@ def evaluate(model: Model, array: NDArray[np.float64], outputs: list[Output] | N
     wanted = outputs if outputs is not None else [k for k in OUTPUTS if available[k] is not None]
     chosen: dict[str, Any] = {name: available[name] for name in wanted}
     for name, values in chosen.items():
+        if name in ("bound", "gradient_bound"):
+            continue  # +inf means "no promise here" (t outside the job's time interval)
         if values is not None and not np.isfinite(values).all():
             rows = np.flatnonzero(~np.isfinite(values.reshape(len(array), -1)).all(axis=1))[:10].tolist()
             raise ApiError(
@@ -183,8 +186,17 @@ def evaluate(model: Model, array: NDArray[np.float64], outputs: list[Output] | N
     return chosen
 
 
+def _jsonable(values: NDArray[np.float64] | None) -> Any:
+    """A list for JSON; a bound of +inf (no promise) becomes null, since JSON has no infinity."""
+    if values is None:
+        return None
+    if np.isfinite(values).all():
+        return values.tolist()
+    return [None if not math.isfinite(v) else v for v in values.tolist()]
+
+
 def encode_json(chosen: dict[str, Any]) -> bytes:
-    return json.dumps({k: (None if v is None else v.tolist()) for k, v in chosen.items()}).encode()
+    return json.dumps({k: _jsonable(v) for k, v in chosen.items()}, allow_nan=False).encode()
 
 
 def encode_npz(chosen: dict[str, Any]) -> bytes:

@@ -3,19 +3,21 @@
 Notation (docs/global-estimate.md derives every line): the trained network Phi (inputs
 (t, x) or x) is accurate on the box Q = [t0, T] x [-R, R]^d with local errors
 
-    e0 >= sup_Q |u - R Phi|,    e1 >= sup_Q |Du - D Phi|        (Euclidean over all inputs).
+    e0 >= sup_Q |u - R Phi| / omega,    e1 >= sup_Q |Du - D Phi| / omega,
+    omega(x) = 1 + |x|^(kappa+1)          (D: Euclidean over all inputs).
 
 The global model is ONE parametrization  Psi = P o (chi o S, Phi) o F,  where F fans the
 input out, S drops t, chi is ``constructions.cutoff(d, B, w)`` (1 on [-B, B]^d, 0 outside
 (-R, R)^d, B = R - w, |D chi| <= 1/w) and P = ``constructions.product(M, m)`` with M >=
 max(1, sup_Q |R Phi|), so |P(a, b) - ab| <= delta0 and each partial of P is within
-delta1 of (b, a) on [-M, M]^2; P(0, b) = 0 and D_b P(0, b) = 0 exactly.  With the growth
+delta1 of (b, a) on [-M, M]^2; P(0, b) = 0 and D_b P(0, b) = 0 in exact arithmetic, and
+delta0, delta1 include a float64 rounding allowance rho = ROUNDING M^2.  With the growth
 data U(x) = C (1 + |x|^(kappa+1)) >= |u|, |u_t| and G(x) >= |Du| (G = C (1 + |x|^kappa)
 without time, sqrt(C^2 (1 + |x|^kappa)^2 + U^2) with time), for a.e. (t, x), t in [t0, T]:
 
-    |u - R Psi|  <= b0 = (1 - chi) U + chi e0 + [chi > 0] delta0
-    |Du - D Psi| <= b1 = (1 - chi) G + chi e1
-                         + [chi > 0] (delta1 (G + e1) + |D chi| (U + e0 + delta1))
+    |u - R Psi|  <= b0 = (1 - chi) U + chi e0 omega + delta0
+    |Du - D Psi| <= b1 = (1 - chi) G + chi e1 omega + delta1 (G + e1 omega)
+                         + |D chi| (U + e0 omega + delta1)
 
 and b0, b1 <= eps0 (1 + |x|^(kappa+2)), eps1 (1 + |x|^(kappa+2)) with eps computed by
 ``epsilon`` (a rigorous sup over |x| on a geometric grid, using that the envelopes are
@@ -46,6 +48,9 @@ REFINE_ROUNDS = 3  # local search around the worst 1 % at shrinking scales
 SAFETY = 2.0  # statistical margin on the sampled maxima (they are not certified sups)
 PRODUCT_TOLERANCE = 1e-9  # delta1 target; m follows
 MAX_M = 48
+# Float64 rounding of Psi, relative to M^2 (measured at most 5e-15 M^2 outside the box,
+# where Psi is 0 in exact arithmetic): 128 machine epsilons.
+ROUNDING = 128 * float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -119,14 +124,24 @@ def _validation_box_points(problem: PDEProblem, seed: int) -> Tensor:
     return torch.cat([t, x], 1)
 
 
+def error_weight(kappa: float, r: Tensor) -> Tensor:
+    """omega(x) = 1 + |x|^(kappa+1): the local errors are measured relative to the growth of u."""
+    return 1.0 + r ** (kappa + 1.0)
+
+
 def _errors(network: ReLUNetwork, problem: PDEProblem, inputs: Tensor) -> tuple[Tensor, Tensor]:
+    """|u - R Phi| / omega and |Du - D Phi| / omega at the inputs."""
+    growth = problem.spec.growth
+    kappa = growth.kappa if growth is not None else 0.0
+    space = inputs[:, 1:] if problem.slab is not None else inputs
+    omega = error_weight(kappa, space.norm(dim=1))
     exact = problem.exact_values(inputs)
     if exact is None:
         raise ValueError("the global estimate needs `exact`")
     u_star, g_star = exact
     with torch.no_grad():
         u, jac = network.value_and_jacobian(inputs)
-    return (u[:, 0] - u_star).abs(), (jac[:, 0, :] - g_star).norm(dim=1)
+    return (u[:, 0] - u_star).abs() / omega, (jac[:, 0, :] - g_star).norm(dim=1) / omega
 
 
 def _clamp_to_box(problem: PDEProblem, inputs: Tensor) -> Tensor:
@@ -135,8 +150,8 @@ def _clamp_to_box(problem: PDEProblem, inputs: Tensor) -> Tensor:
 
 
 def measure_local_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> tuple[float, float, int]:
-    """Sampled sup_Q |u - R Phi| and sup_Q |Du - D Phi| over LOCAL_POINTS uniform points,
-    RADIAL_POINTS at every radius scale and a local search around the worst 1 %."""
+    """Sampled sup_Q |u - R Phi| / omega and sup_Q |Du - D Phi| / omega over LOCAL_POINTS
+    uniform points, RADIAL_POINTS at every radius scale and a local search around the worst 1 %."""
     inputs = _validation_box_points(problem, seed)
     e0, e1 = _errors(network, problem, inputs)
     worst_value, worst_grad = float(e0.max()), float(e1.max())
@@ -209,11 +224,12 @@ def pointwise_bounds(
     chi, slope = cutoff_values(estimate, x)
     big_u = value_growth(estimate.kappa, estimate.constant, r)
     big_g = gradient_growth(estimate.kappa, estimate.constant, r, timed)
-    e0, e1 = estimate.local_value_error, estimate.local_gradient_error
+    omega = 1.0 + r ** (estimate.kappa + 1.0)
+    e0 = estimate.local_value_error * omega
+    e1 = estimate.local_gradient_error * omega
     d0, d1 = estimate.product_value_error, estimate.product_gradient_error
-    inside = chi > 0.0
-    b0 = (1.0 - chi) * big_u + chi * e0 + np.where(inside, d0, 0.0)
-    b1 = (1.0 - chi) * big_g + chi * e1 + np.where(inside, d1 * (big_g + e1) + slope * (big_u + e0 + d1), 0.0)
+    b0 = (1.0 - chi) * big_u + chi * e0 + d0
+    b1 = (1.0 - chi) * big_g + chi * e1 + d1 * (big_g + e1) + slope * (big_u + e0 + d1)
     if timed:
         assert estimate.time is not None
         t0, t1 = estimate.time
@@ -238,10 +254,10 @@ def epsilon(
 ) -> tuple[float, float]:
     """eps0, eps1 with b0, b1 <= eps (1 + |x|^(kappa+2)) for every x.
 
-    Envelopes in r = |x|: on the plateau (|x|_inf <= B, so r <= sqrt(d) B) b0 <= e0 + d0 and
-    b1 <= e1 + d1 (G + e1); beyond it (r > B) b0 <= max(U, e0) + d0 and
-    b1 <= max(G, e1) + d1 (G + e1) + (U + e0 + d1) / w.  Each envelope is nondecreasing in
-    r, so on [r_i, r_(i+1)] its ratio to 1 + r^(kappa+2) is at most
+    Envelopes in r = |x| (e0, e1 below stand for e0 omega(r), e1 omega(r)): on the plateau
+    (|x|_inf <= B, so r <= sqrt(d) B) b0 <= e0 + d0 and b1 <= e1 + d1 (G + e1); beyond it
+    (r > B) b0 <= max(U, e0) + d0 and b1 <= max(G, e1) + d1 (G + e1) + (U + e0 + d1) / w.
+    Each envelope is nondecreasing in r, so on [r_i, r_(i+1)] its ratio to 1 + r^(kappa+2) is at most
     env(r_(i+1)) / (1 + r_i^(kappa+2)); the grid is geometric up to 10^8 R, beyond which the
     ratio of the polynomial envelopes (degree <= kappa + 1) is below its value there.
     """
@@ -250,22 +266,26 @@ def epsilon(
     weight = 1.0 + lo ** (kappa + 2.0)
     big_u = value_growth(kappa, constant, hi)
     big_g = gradient_growth(kappa, constant, hi, timed)
+    omega = 1.0 + hi ** (kappa + 1.0)
+    w0, w1 = e0 * omega, e1 * omega  # the weighted local errors times omega(r)
     on_plateau = lo <= math.sqrt(d) * plateau
     beyond = hi > plateau
     env0 = np.maximum(
-        np.where(on_plateau, e0 + d0, 0.0),
-        np.where(beyond, np.maximum(big_u, e0) + d0, 0.0),
+        np.where(on_plateau, w0 + d0, 0.0),
+        np.where(beyond, np.maximum(big_u, w0) + d0, 0.0),
     )
     env1 = np.maximum(
-        np.where(on_plateau, e1 + d1 * (big_g + e1), 0.0),
-        np.where(beyond, np.maximum(big_g, e1) + d1 * (big_g + e1) + (big_u + e0 + d1) / width, 0.0),
+        np.where(on_plateau, w1 + d1 * (big_g + w1), 0.0),
+        np.where(beyond, np.maximum(big_g, w1) + d1 * (big_g + w1) + (big_u + w0 + d1) / width, 0.0),
     )
     return float((env0 / weight).max()), float((env1 / weight).max())
 
 
 FORMULA = (
-    "|u - R Psi| <= (1 - chi) C (1 + |x|^(kappa+1)) + chi e0 + [chi > 0] delta0; "
-    "|Du - D Psi| <= (1 - chi) G + chi e1 + [chi > 0] (delta1 (G + e1) + |D chi| (U + e0 + delta1)); "
+    "with U = C (1 + |x|^(kappa+1)), omega = 1 + |x|^(kappa+1): "
+    "|u - R Psi| <= (1 - chi) U + chi e0 omega + delta0; "
+    "|Du - D Psi| <= (1 - chi) G + chi e1 omega + delta1 (G + e1 omega) "
+    "+ |D chi| (U + e0 omega + delta1); "
     "both <= eps (1 + |x|^(kappa+2)); chi = 1 on [-B, B]^d, 0 outside (-R, R)^d, |D chi| <= 1/w "
     "(docs/global-estimate.md)"
 )
@@ -293,8 +313,10 @@ def build_global_model(
     m = product_depth(bound)
     err = constructions.product_error(bound, m)
     # product_error's gradient figure is Euclidean (2 sqrt 2 M 2^-m), which also bounds each
-    # partial (2 M 2^-m): a conservative delta1.
-    d0, d1 = err.value, err.derivative
+    # partial (2 M 2^-m): a conservative delta1.  Both get the float64 rounding allowance rho:
+    # Psi's merged layers round differently in the two squares that cancel in exact arithmetic.
+    rho = ROUNDING * bound**2
+    d0, d1 = err.value + rho, err.derivative + rho
     timed = problem.slab is not None
     eps0, eps1 = epsilon(
         growth.kappa, growth.constant, radius, plateau, width, problem.d, timed, e0, e1, d0, d1
@@ -321,9 +343,10 @@ def build_global_model(
         eps_gradient=eps1,
         local_points=count,
         how_measured=(
-            f"statistical: the largest |u - R Phi| and |Du - D Phi| over {count} points of the box "
-            f"Q = [t0, T] x [-R, R]^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
-            f"in [1e-3 R, R], the rest a local search around the worst 1 %), times {SAFETY}; "
+            "statistical: the largest |u - R Phi| / omega and |Du - D Phi| / omega, "
+            f"omega = 1 + |x|^(kappa+1), over {count} points of the padded box "
+            f"Q = [t0, T] x [-R', R']^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
+            f"in [1e-3 R', R'], the rest a local search around the worst 1 %), times {SAFETY}; "
             "M from a certified interval enclosure of R Phi over Q"
         ),
         formula=FORMULA,

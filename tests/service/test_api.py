@@ -345,6 +345,41 @@ def test_artifact_is_the_verified_weights(client: TestClient, model_id: str) -> 
         assert sorted(handle.keys()) == ["A1", "A2", "A3", "b1", "b2", "b3"]
 
 
+def test_whole_space_models_return_bounds(client: TestClient, data_dir: Path) -> None:
+    """A whole-space model answers value, gradient and both bounds; a point outside the time
+    interval has no promise: its bounds are null over JSON and inf in the .npz."""
+    store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+    spec = json.loads(next(p for p in EXAMPLES if p.stem == "heat-kolmogorov-5d").read_text())
+    spec["network"]["hidden"], spec["training"]["steps"] = [16, 16], 30
+    job, _ = store.create_job("alice", spec, name="heat", steps=30)
+    started = store.begin(job.id, "test", 4)
+    assert started is not None
+    model = solve(JobSpec.model_validate(spec))
+    new_id = uuid.uuid4().hex
+    folder = model.save(model_folder(data_dir, "alice", new_id))
+    digest = json.loads((folder / "manifest.json").read_text())["weights_sha256"]
+    record = ModelRecord(new_id, "alice", job.id, str(folder.relative_to(data_dir)), digest, now())
+    assert store.finish(job.id, started[1], "succeeded", model=record)
+    points = [[0.5, 0.1, 0.2, 0.3, 0.4, 0.5], [2.0, 0.1, 0.2, 0.3, 0.4, 0.5]]
+    body = client.post(f"/v1/models/{new_id}/evaluate", json={"points": points}, headers=ALICE).json()
+    expected = model.evaluate(np.array(points))
+    assert set(body) == {"value", "gradient", "bound", "gradient_bound"}
+    assert expected.bound is not None and expected.gradient_bound is not None
+    assert body["bound"] == [float(expected.bound[0]), None]
+    assert body["gradient_bound"] == [float(expected.gradient_bound[0]), None]
+    info = client.get(f"/v1/models/{new_id}", headers=ALICE).json()
+    assert info["estimate"]["eps"] == max(info["estimate"]["eps_value"], info["estimate"]["eps_gradient"])
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(points))
+    response = client.post(
+        f"/v1/models/{new_id}/evaluate",
+        content=buffer.getvalue(),
+        headers={**ALICE, "Content-Type": "application/x-npy"},
+    )
+    arrays = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert np.isinf(arrays["bound"][1]) and arrays["bound"][0] == expected.bound[0]
+
+
 # ---------------------------------------------------------------------- operations
 def test_health_metrics_and_openapi(client: TestClient, model_id: str) -> None:
     health = client.get("/healthz").json()

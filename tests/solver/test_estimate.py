@@ -1,0 +1,158 @@
+"""The global estimate of whole-space problems (docs/global-estimate.md): a bound is a promise.
+
+Each example with an exact solution is trained on a small budget (the bound must hold for a
+poor model too: it is built from the model's own measured local errors), then 10^5 points
+with radii log-uniform in [1e-3, 100 R] are evaluated: the pointwise value and gradient
+bounds are never exceeded, and they never exceed eps (1 + |x|^(kappa+2)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver import JobSpec, load_model, solve
+from solver.estimate import ROUNDING, epsilon, gradient_growth, value_growth
+from solver.model import Model
+from solver.problems import PDEProblem
+
+from .examples import EXAMPLES
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAT = next(p for p in EXAMPLES if p.stem == "heat-kolmogorov-5d")
+EXTRA = ROOT / "examples" / "extra"
+N_POINTS = 100_000
+
+
+def _small(path: Path, steps: int) -> JobSpec:
+    spec: dict[str, Any] = json.loads(path.read_text())
+    spec["network"]["hidden"] = [32, 32]
+    spec["training"]["steps"] = steps
+    return JobSpec.model_validate(spec)
+
+
+def _points(model: Model, seed: int) -> np.ndarray:
+    """Radii log-uniform in [1e-3, 100 R], directions uniform, t uniform in [t0, T]."""
+    estimate = model.estimate
+    assert estimate is not None
+    rng = np.random.default_rng(seed)
+    d, radius = estimate["dimension"], estimate["train_radius"]
+    direction = rng.normal(size=(N_POINTS, d))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    x = direction * np.exp(rng.uniform(math.log(1e-3), math.log(100 * radius), size=(N_POINTS, 1)))
+    if estimate["time"] is None:
+        return x
+    t0, t1 = estimate["time"]
+    return np.concatenate([rng.uniform(t0, t1, size=(N_POINTS, 1)), x], 1)
+
+
+def _exact(model: Model, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    exact = PDEProblem(model.spec.problem).exact_values(torch.from_numpy(points))
+    assert exact is not None
+    return exact[0].numpy(), exact[1].numpy()
+
+
+@pytest.fixture(scope="module", params=["heat-kolmogorov-5d", "gbm-1d", "transport-kink-2d"])
+def model(request: pytest.FixtureRequest) -> Model:
+    path = HEAT if request.param == "heat-kolmogorov-5d" else EXTRA / f"{request.param}.json"
+    return solve(_small(path, 200))
+
+
+def test_the_bound_is_never_exceeded(model: Model) -> None:
+    points = _points(model, seed=1)
+    out = model.evaluate(points)
+    assert out.bound is not None and out.gradient_bound is not None
+    u, grad = _exact(model, points)
+    value_error = np.abs(out.value - u)
+    gradient_error = np.linalg.norm(out.gradient - grad, axis=1)
+    assert (value_error <= out.bound).all(), float((value_error / out.bound).max())
+    assert (gradient_error <= out.gradient_bound).all(), float((gradient_error / out.gradient_bound).max())
+    estimate = model.estimate
+    assert estimate is not None
+    x = points[:, 1:] if estimate["time"] is not None else points
+    weight = 1.0 + np.linalg.norm(x, axis=1) ** (estimate["kappa"] + 2)
+    assert (out.bound <= estimate["eps_value"] * weight * (1 + 1e-12)).all()
+    assert (out.gradient_bound <= estimate["eps_gradient"] * weight * (1 + 1e-12)).all()
+
+
+def test_psi_vanishes_outside_the_padded_box_up_to_rounding(model: Model) -> None:
+    estimate = model.estimate
+    assert estimate is not None
+    points = _points(model, seed=2)
+    x = points[:, 1:] if estimate["time"] is not None else points
+    outside = np.abs(x).max(axis=1) > estimate["train_box_radius"]
+    assert outside.sum() > 1000
+    out = model.evaluate(points[outside])
+    rho = ROUNDING * estimate["product_bound"] ** 2
+    assert float(np.abs(out.value).max()) <= rho
+    assert float(np.linalg.norm(out.gradient, axis=1).max()) <= rho
+    assert estimate["product_value_error"] >= rho and estimate["product_gradient_error"] >= rho
+
+
+def test_no_promise_outside_the_time_interval(model: Model) -> None:
+    estimate = model.estimate
+    assert estimate is not None
+    if estimate["time"] is None:
+        pytest.skip("a problem without time")
+    points = _points(model, seed=3)[:10]
+    points[:, 0] = estimate["time"][1] + 1.0
+    out = model.evaluate(points)
+    assert out.bound is not None and np.isinf(out.bound).all()
+
+
+def test_the_estimate_is_saved_and_loaded(model: Model, tmp_path: Path) -> None:
+    loaded = load_model(model.save(tmp_path / "m"))
+    assert loaded.estimate == model.estimate
+    points = _points(model, seed=4)[:1000]
+    a, b = model.evaluate(points), loaded.evaluate(points)
+    assert a.bound is not None and b.bound is not None
+    np.testing.assert_array_equal(a.bound, b.bound)
+    np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_the_estimate_states_its_sources(model: Model) -> None:
+    estimate = model.estimate
+    assert estimate is not None
+    assert estimate["local_value_error"] == 2.0 * estimate["sampled_value_error"]
+    assert "statistical" in estimate["how_measured"] and estimate["local_points"] > 30_000
+    assert estimate["plateau"] == estimate["train_radius"]
+    assert math.isclose(estimate["train_box_radius"], estimate["plateau"] + estimate["ramp_width"])
+    assert estimate["product_gradient_error"] <= 1e-9 + ROUNDING * estimate["product_bound"] ** 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kappa=st.sampled_from([0.0, 1.0, 2.0]),
+    constant=st.floats(0.1, 10.0),
+    radius=st.floats(0.5, 20.0),
+    e0=st.floats(0.0, 5.0),
+    e1=st.floats(0.0, 5.0),
+    timed=st.booleans(),
+    r=st.floats(0.0, 1e6),
+)
+def test_epsilon_dominates_the_envelopes(
+    kappa: float, constant: float, radius: float, e0: float, e1: float, timed: bool, r: float
+) -> None:
+    """At any |x| = r, the plateau and ramp envelopes are below eps (1 + r^(kappa+2))."""
+    width = 0.25 * radius
+    d = 3
+    eps0, eps1 = epsilon(kappa, constant, radius, radius, width, d, timed, e0, e1, 1e-20, 1e-9)
+    arr = np.array([r])
+    big_u, big_g = value_growth(kappa, constant, arr)[0], gradient_growth(kappa, constant, arr, timed)[0]
+    omega = 1.0 + r ** (kappa + 1)
+    weight = 1.0 + r ** (kappa + 2)
+    if r <= math.sqrt(d) * radius:
+        assert e0 * omega <= eps0 * weight * (1 + 1e-12)
+        assert e1 * omega + 1e-9 * (big_g + e1 * omega) <= eps1 * weight * (1 + 1e-12)
+    if r > radius:
+        assert max(big_u, e0 * omega) <= eps0 * weight * (1 + 1e-12)
+        ramp = max(big_g, e1 * omega) + 1e-9 * (big_g + e1 * omega) + (big_u + e0 * omega + 1e-9) / width
+        assert ramp <= eps1 * weight * (1 + 1e-12)
