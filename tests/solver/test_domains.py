@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from solver import domains
 from solver.domains import WHOLE_SPACE_MARGIN, Region, Slab, derived_seed, sobol
 from solver.spec import (
     BallDomain,
@@ -71,16 +73,21 @@ def test_ball_interior_and_sphere() -> None:
     torch.testing.assert_close(normals, (points - region.center) / 2.0)
 
 
-def test_whole_space_trains_on_the_padded_box_at_every_scale_and_time_slabs_map_uniforms() -> None:
+def test_whole_space_trains_on_the_padded_box_at_every_scale_and_time_slabs_map_uniforms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(domains, "RADIAL_EVERY", 2)
     region = Region.from_spec(WholeSpaceDomain(whole_space=WholeSpaceSpec(train_radius=3.0)), 4)
     padded = 3.0 * (1 + WHOLE_SPACE_MARGIN)
     x = region.interior(sobol(4000, region.interior_columns(), 6))
     assert float(x.abs().max()) <= padded
-    radius = x[1::2].norm(dim=1)  # odd rows: log-uniform radius in [1e-3 R', R']
+    radius = x[2000:].norm(dim=1)  # the last half: log-uniform radius in [1e-3 R', R']
     assert float(radius.min()) >= 1e-3 * padded * 0.999 and float(radius.max()) <= padded
     decades = torch.histc(torch.log10(radius / padded), bins=3, min=-3.0, max=0.0)
     assert float(decades.min()) > 0.25 * len(radius) / 3  # every decade of |x| is sampled
-    assert float(x[0::2].norm(dim=1).min()) > 0.1  # even rows: uniform in the box
+    assert float(x[:2000].norm(dim=1).min()) > 0.1  # the first half: uniform in the box
+    monkeypatch.setattr(domains, "RADIAL_EVERY", 0)
+    assert float(region.interior(sobol(4000, region.interior_columns(), 6)).norm(dim=1).min()) > 0.1
     slab = Slab.from_spec(TimeInterval(start=0.5, end=2.0))
     assert slab is not None
     t = slab.times(torch.tensor([0.0, 0.5, 1.0], dtype=F64))
