@@ -54,3 +54,25 @@ def test_solve_command_reports_a_bad_spec(tmp_path, capsys) -> None:  # type: ig
     assert main(["solve", str(path), "--out", str(tmp_path / "m")]) == 2
     assert "not a valid job spec" in capsys.readouterr().err
     assert main(["solve", str(tmp_path / "missing.json"), "--out", str(tmp_path / "m")]) == 2
+
+
+def test_serve_refuses_a_public_address_without_keys(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RELUPDE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RELUPDE_API_KEYS", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "RELUPDE_API_KEYS" in capsys.readouterr().err
+
+
+def test_serve_names_an_unreachable_database(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RELUPDE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(
+        "RELUPDE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    )
+    assert main(["serve", "--port", "1"]) == 2
+    assert "RELUPDE_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_worker_without_a_scheduler_says_what_to_set(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("RELUPDE_DASK_ADDRESS", raising=False)
+    assert main(["worker"]) == 2
+    assert "RELUPDE_DASK_ADDRESS" in capsys.readouterr().err
