@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import sys
 import time
@@ -31,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec, solve
+from solver.estimate import GlobalEstimate, points_at_every_scale
 from solver.model import Model
 from solver.problems import PDEProblem
 
@@ -44,23 +44,10 @@ EXAMPLES = [
 ]
 
 
-def test_points(model: Model, n: int, seed: int) -> np.ndarray:
-    estimate = model.estimate
-    assert estimate is not None
-    rng = np.random.default_rng(seed)
-    d, radius = estimate["dimension"], estimate["train_radius"]
-    direction = rng.normal(size=(n, d))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    x = direction * np.exp(rng.uniform(math.log(1e-3), math.log(100 * radius), size=(n, 1)))
-    if estimate["time"] is None:
-        return x
-    t0, t1 = estimate["time"]
-    return np.concatenate([rng.uniform(t0, t1, size=(n, 1)), x], 1)
-
-
 def check(model: Model, n: int, seed: int) -> dict[str, Any]:
     """Errors against the exact solution, the bounds, and the weighted errors at n points."""
-    points = test_points(model, n, seed)
+    assert model.estimate is not None
+    points = points_at_every_scale(GlobalEstimate.from_json(model.estimate), n, seed)
     out = model.evaluate(points)
     assert out.bound is not None and out.gradient_bound is not None and model.estimate is not None
     exact = PDEProblem(model.spec.problem).exact_values(torch.from_numpy(points))

@@ -214,6 +214,20 @@ def cutoff_values(
     return chi, slope
 
 
+def points_at_every_scale(estimate: GlobalEstimate, n: int, seed: int) -> NDArray[np.float64]:
+    """n points to check the promise with: radii log-uniform in [1e-3, 100 R], directions
+    uniform, t uniform in [t0, T] (the inputs' order: t first when timed)."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=(n, estimate.dimension))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    log_r = rng.uniform(math.log(1e-3), math.log(100 * estimate.train_radius), size=(n, 1))
+    x: NDArray[np.float64] = direction * np.exp(log_r)
+    if estimate.time is None:
+        return x
+    t0, t1 = estimate.time
+    return np.concatenate([rng.uniform(t0, t1, size=(n, 1)), x], 1)
+
+
 def pointwise_bounds(
     estimate: GlobalEstimate, inputs: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

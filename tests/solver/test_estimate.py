@@ -20,7 +20,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import JobSpec, load_model, solve
-from solver.estimate import ROUNDING, epsilon, gradient_growth, value_growth
+from solver.estimate import (
+    ROUNDING,
+    GlobalEstimate,
+    epsilon,
+    gradient_growth,
+    points_at_every_scale,
+    value_growth,
+)
 from solver.model import Model
 from solver.problems import PDEProblem
 
@@ -41,17 +48,8 @@ def _small(path: Path, steps: int) -> JobSpec:
 
 def _points(model: Model, seed: int) -> np.ndarray:
     """Radii log-uniform in [1e-3, 100 R], directions uniform, t uniform in [t0, T]."""
-    estimate = model.estimate
-    assert estimate is not None
-    rng = np.random.default_rng(seed)
-    d, radius = estimate["dimension"], estimate["train_radius"]
-    direction = rng.normal(size=(N_POINTS, d))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    x = direction * np.exp(rng.uniform(math.log(1e-3), math.log(100 * radius), size=(N_POINTS, 1)))
-    if estimate["time"] is None:
-        return x
-    t0, t1 = estimate["time"]
-    return np.concatenate([rng.uniform(t0, t1, size=(N_POINTS, 1)), x], 1)
+    assert model.estimate is not None
+    return points_at_every_scale(GlobalEstimate.from_json(model.estimate), N_POINTS, seed)
 
 
 def _exact(model: Model, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
