@@ -40,3 +40,11 @@ bench-service: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# relupde against DeepXDE (issue 6): installs the `peers` extra of pyproject.toml (deepxde,
+# PyTorch backend; never a test dependency) and runs bench/peers.py.  Pass options with
+# ARGS, e.g. make bench-peers ARGS="--only transport-1d --steps-scale 0.2 --out bench/out/peers.md".
+.PHONY: bench-peers
+bench-peers: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e ".[peers]"
+	DDE_BACKEND=pytorch $(PY) bench/peers.py $(ARGS)

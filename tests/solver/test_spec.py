@@ -93,3 +93,12 @@ def test_the_repository_copies_of_the_examples_are_identical() -> None:
     assert shared == sorted(p.name for p in OURS.glob("*.json"))
     for name in shared:
         assert (OURS / name).read_text() == (SHARED / name).read_text()
+
+
+def test_every_spec_in_the_repository_validates() -> None:
+    """examples/ and its subfolders (extra/, peers/): the specs the benches and tests use."""
+    paths = sorted(OURS.rglob("*.json"))
+    assert len(paths) >= 10
+    for path in paths:
+        spec = JobSpec.model_validate(json.loads(path.read_text()))
+        assert spec.problem.exact is not None, f"{path.name} has no exact solution"

@@ -1,0 +1,601 @@
+"""relupde against DeepXDE, side by side, in one run (issue 6).
+
+For every problem -- the example specs of ../shared/examples except the Kolmogorov one
+(transport-1d, poisson-2d, eikonal-2d, heat-2d) and the kinked problems of
+examples/peers/ (transport-hat-1d, hj-rarefaction-1d, eikonal-disk-2d, eikonal-rect-2d) --
+four methods train in this process, one after the other, with 2 torch threads each:
+
+* ``dde-tanh``: DeepXDE 1.15 (PyTorch backend) as documented: tanh FNN (Glorot normal),
+  Adam for the spec's ``training.steps`` at its learning rate, then L-BFGS (``--lbfgs``
+  iterations at most; DeepXDE's torch.optim.LBFGS with strong Wolfe line search);
+* ``dde-relu``: the same with a ReLU FNN (He normal);
+* ``relupde-sup`` / ``relupde-l2``: ``solver.solve`` on the spec with
+  ``"loss": {"norm": "sup"}`` / ``{"norm": "l2"}``.
+
+All use the spec's hidden widths, Adam steps, learning rate, seed and collocation budget:
+DeepXDE gets ``num_domain = training.points.interior``, ``num_initial = boundary`` per
+initial condition and enough ``num_boundary`` that each boundary condition sees about
+``boundary`` points; its PDE points are redrawn (pseudo-random) every ``resample_every``
+Adam steps (``PDEPointResampler``), as relupde redraws its points.  The PDE of each problem
+is written out by hand for DeepXDE (``DDE_RESIDUALS``); boundary and initial data and the
+exact solution are the spec's own expressions.
+
+Every model is judged on the same 10,000 fresh uniform points of the domain (seed
+``EVAL_SEED``) against the spec's ``exact``: rel L2 of u, max |u - u*|, max |grad u - grad u*|
+(Euclidean over every input, t included; the gradient from each library's own derivative:
+the explicit network Jacobian for relupde, torch autograd on ``model.net`` for DeepXDE).
+Before training, each problem's translation is checked: the hand-written residual and
+relupde's residual vanish on ``exact`` and the condition data agree with it.
+
+    make bench-peers                                   # installs deepxde==1.15.0, runs all
+    .venv/bin/python bench/peers.py --out bench/out/peers.md
+    .venv/bin/python bench/peers.py --only transport-1d hj-rarefaction-1d \\
+        --methods relupde-sup dde-tanh --steps-scale 0.2
+    .venv/bin/python bench/peers.py --check            # only the translation checks
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from solver import JobSpec, solve
+from solver.expressions import Expression, parse, space_env, space_names
+from solver.problems import PDEProblem, PointSet
+from solver.spec import BallDomain, BoxDomain, Dirichlet, FirstOrder, Initial, Neumann
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EXAMPLES = [ROOT.parent / "shared" / "examples", ROOT / "examples" / "peers"]
+METHODS = ("dde-tanh", "dde-relu", "relupde-sup", "relupde-l2")
+EVAL_POINTS = 10_000
+EVAL_SEED = 20_261_124  # not a training seed: the points are fresh for every method
+CHECK_POINTS = 2_000
+THREADS = 2
+
+# ---------------------------------------------------------------- DeepXDE translations
+# DeepXDE's inputs are (x0, ..., x{d-1}, t): time is the LAST column (relupde: the first).
+# Each residual takes DeepXDE's (inputs, u) and returns the PDE residual (n, 1).
+
+Residual = Callable[[Any, Tensor, Tensor], Tensor]
+
+
+def _grad_norm(dde: Any, x: Tensor, u: Tensor, d: int) -> Tensor:
+    parts = [dde.grad.jacobian(u, x, i=0, j=j) for j in range(d)]
+    norm: Tensor = torch.linalg.vector_norm(torch.cat(parts, 1), dim=1, keepdim=True)
+    return norm
+
+
+def _laplacian(dde: Any, x: Tensor, u: Tensor, d: int) -> Tensor:
+    total: Tensor = dde.grad.hessian(u, x, i=0, j=0)
+    for j in range(1, d):
+        total = total + dde.grad.hessian(u, x, i=j, j=j)
+    return total
+
+
+def _transport_1d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + u_x = 0
+    return dde.grad.jacobian(u, x, i=0, j=1) + dde.grad.jacobian(u, x, i=0, j=0)  # type: ignore[no-any-return]
+
+
+def _poisson_2d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # -Laplace u = 2 pi^2 sin(pi x) sin(pi y)
+    f = 2 * math.pi**2 * torch.sin(math.pi * x[:, 0:1]) * torch.sin(math.pi * x[:, 1:2])
+    return -_laplacian(dde, x, u, 2) - f
+
+
+def _heat_2d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t - Laplace u = 0
+    return dde.grad.jacobian(u, x, i=0, j=2) - _laplacian(dde, x, u, 2)  # type: ignore[no-any-return]
+
+
+def _eikonal_2d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # |grad u| - 1 = 0
+    return _grad_norm(dde, x, u, 2) - 1.0
+
+
+def _hj_burgers_1d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + u_x^2 / 2 = 0
+    return dde.grad.jacobian(u, x, i=0, j=1) + dde.grad.jacobian(u, x, i=0, j=0) ** 2 / 2  # type: ignore[no-any-return]
+
+
+DDE_RESIDUALS: dict[str, Residual] = {
+    "transport-1d": _transport_1d,
+    "poisson-2d": _poisson_2d,
+    "eikonal-2d": _eikonal_2d,
+    "heat-2d": _heat_2d,
+    "transport-hat-1d": _transport_1d,
+    "hj-rarefaction-1d": _hj_burgers_1d,
+    "eikonal-disk-2d": _eikonal_2d,
+    "eikonal-rect-2d": _eikonal_2d,
+}
+
+
+def import_deepxde() -> Any:
+    """deepxde with the PyTorch backend; an optional dependency (the ``peers`` extra)."""
+    os.environ["DDE_BACKEND"] = "pytorch"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return importlib.import_module("deepxde")
+
+
+# ---------------------------------------------------------------- problems
+@dataclass
+class Problem:
+    name: str
+    data: dict[str, Any]  # the spec as JSON, before any change by the bench
+    spec: JobSpec
+    pde: PDEProblem
+
+    @property
+    def d(self) -> int:
+        return self.spec.problem.dimension
+
+    @property
+    def has_time(self) -> bool:
+        return self.spec.problem.time is not None
+
+
+def load_problems(folders: Sequence[Path], only: Sequence[str] | None, seed: int | None) -> list[Problem]:
+    found: list[Problem] = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            data = json.loads(path.read_text())
+            if data["problem"]["kind"] == "kolmogorov" or (only and path.stem not in only):
+                continue
+            if path.stem not in DDE_RESIDUALS:
+                print(f"# skipping {path}: no DeepXDE translation in DDE_RESIDUALS", flush=True)
+                continue
+            if seed is not None:
+                data.setdefault("training", {})["seed"] = seed
+            spec = JobSpec.model_validate(data)
+            found.append(Problem(path.stem, data, spec, PDEProblem(spec.problem)))
+    missing = set(only or ()) - {p.name for p in found}
+    if missing:
+        raise SystemExit(f"unknown problem(s): {', '.join(sorted(missing))}")
+    if only:  # in the order asked for
+        found.sort(key=lambda p: list(only).index(p.name))
+    return found
+
+
+def to_dde(inputs: Tensor, has_time: bool) -> Tensor:
+    """relupde's (t, x...) -> DeepXDE's (x..., t)."""
+    return torch.cat([inputs[:, 1:], inputs[:, :1]], 1) if has_time else inputs
+
+
+def from_dde(inputs: Tensor, has_time: bool) -> Tensor:
+    """DeepXDE's (x..., t) -> relupde's (t, x...)."""
+    return torch.cat([inputs[:, -1:], inputs[:, :-1]], 1) if has_time else inputs
+
+
+def expression_values(expr: Expression, x: Tensor, t: Tensor | None) -> Tensor:
+    return expr.evaluate(space_env(t, x), x[:, 0])
+
+
+def exact_of_dde_inputs(problem: Problem, xd: Tensor) -> Tensor:
+    """u* as a differentiable function of DeepXDE-ordered inputs (n, 1)."""
+    assert problem.pde.exact is not None
+    x = xd[:, : problem.d]
+    t = xd[:, -1] if problem.has_time else None
+    return expression_values(problem.pde.exact, x, t).unsqueeze(1)
+
+
+# ---------------------------------------------------------------- translation checks
+def check_problem(problem: Problem, dde: Any | None) -> dict[str, float]:
+    """Max |residual| of ``exact`` (hand-written DeepXDE residual and relupde's) and max
+    |condition data - exact| on random points; all should be rounding-sized."""
+    pde = problem.pde
+    inputs = pde.validation_inputs(CHECK_POINTS, seed=1)
+    out: dict[str, float] = {}
+    if dde is not None:
+        xd = to_dde(inputs, problem.has_time).clone().requires_grad_(True)
+        u = exact_of_dde_inputs(problem, xd)
+        dde.grad.clear()
+        residual = DDE_RESIDUALS[problem.name](dde, xd, u)
+        dde.grad.clear()
+        out["dde_residual"] = float(residual.detach().abs().max())
+    if isinstance(problem.spec.problem, FirstOrder):
+        exact = pde.exact_values(inputs)
+        assert exact is not None
+        u_star, g_star = exact
+        t = inputs[:, 0] if problem.has_time else None
+        x = inputs[:, 1:] if problem.has_time else inputs
+        terms = pde.residuals("interior", PointSet(t, x), u_star.unsqueeze(1), g_star.unsqueeze(1))
+        out["relupde_residual"] = float(terms["pde"].max())
+    worst = 0.0
+    sets = pde.sample(256, 256, seed=1, draw=0, method="uniform")
+    assert pde.exact is not None
+    for index, (cond, _expr) in enumerate(pde.conditions):
+        points = sets[f"condition{index}"]
+        if isinstance(cond, Neumann):
+            continue
+        star = expression_values(pde.exact, points.x, points.t)
+        worst = max(worst, float((points.targets["value"] - star).abs().max()))
+    out["conditions"] = worst
+    return out
+
+
+# ---------------------------------------------------------------- measuring
+@dataclass
+class Result:
+    problem: str
+    method: str
+    adam_steps: int
+    lbfgs_iters: int | None
+    wall_s: float
+    adam_s: float  # training time of the Adam phase
+    rel_l2: float
+    linf: float
+    grad_linf: float
+    note: str = ""
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000 * self.adam_s / self.adam_steps if self.adam_steps else math.nan
+
+
+def judge(problem: Problem, value: Tensor, gradient: Tensor, points: Tensor) -> tuple[float, float, float]:
+    exact = problem.pde.exact_values(points)
+    assert exact is not None, f"{problem.name} has no exact solution"
+    u_star, g_star = exact
+    diff = value.to(torch.float64) - u_star
+    scale = float(u_star.norm())
+    rel = float(diff.norm()) / scale if scale > 0 else float(diff.norm())
+    grad = float((gradient.to(torch.float64) - g_star).norm(dim=1).max())
+    return rel, float(diff.abs().max()), grad
+
+
+def scaled_steps(steps: int, scale: float) -> int:
+    return max(1, round(steps * scale)) if steps else 0
+
+
+# ---------------------------------------------------------------- relupde
+def run_relupde(problem: Problem, norm: str, scale: float, points: Tensor) -> Result:
+    data = json.loads(json.dumps(problem.data))
+    training = data.setdefault("training", {})
+    training["loss"] = {"norm": norm}
+    steps = scaled_steps(problem.spec.training.steps, scale)
+    training["steps"] = steps
+    spec = JobSpec.model_validate(data)
+    every = max(1, steps // 5)
+
+    def progress(step: int, total: int, loss: float, elapsed: float) -> None:
+        if step % every == 0 and step:
+            print(f"#   relupde-{norm} step {step}/{total} loss {loss:.3e} {elapsed:.0f} s", flush=True)
+
+    torch.set_num_threads(THREADS)
+    start = time.perf_counter()
+    model = solve(spec, progress=progress)
+    wall = time.perf_counter() - start
+    evaluation = model.evaluate(points.numpy())
+    value = torch.from_numpy(evaluation.value)
+    gradient = torch.from_numpy(evaluation.gradient)
+    rel, linf, grad = judge(problem, value, gradient, points)
+    return Result(
+        problem.name,
+        f"relupde-{norm}",
+        int(model.metrics["steps"]),
+        None,
+        wall,
+        float(model.metrics["seconds"]),
+        rel,
+        linf,
+        grad,
+        "stopped by time limit" if model.metrics.get("stopped_by_time_limit") else "",
+    )
+
+
+# ---------------------------------------------------------------- DeepXDE
+def dde_geometry(dde: Any, problem: Problem) -> Any:
+    domain = problem.spec.problem.domain
+    if isinstance(domain, BoxDomain):
+        lo, hi = domain.box.lower, domain.box.upper
+        if problem.d == 1:
+            geom = dde.geometry.Interval(lo[0], hi[0])
+        elif problem.d == 2:
+            geom = dde.geometry.Rectangle(lo, hi)
+        else:
+            geom = dde.geometry.Hypercube(lo, hi)
+    elif isinstance(domain, BallDomain):
+        c, r = domain.ball.center, domain.ball.radius
+        if problem.d == 1:
+            geom = dde.geometry.Interval(c[0] - r, c[0] + r)
+        elif problem.d == 2:
+            geom = dde.geometry.Disk(c, r)
+        else:
+            geom = dde.geometry.Hypersphere(c, r)
+    else:
+        raise ValueError(f"{problem.name}: DeepXDE needs a bounded domain")
+    time_spec = problem.spec.problem.time
+    if time_spec is None:
+        return geom
+    return dde.geometry.GeometryXTime(geom, dde.geometry.TimeDomain(time_spec.start, time_spec.end))
+
+
+def face_share(problem: Problem, on: str) -> float:
+    """The share of the space boundary that ``on`` covers (1 for 'boundary')."""
+    domain = problem.spec.problem.domain
+    if on == "boundary" or not isinstance(domain, BoxDomain):
+        return 1.0
+    sides = [hi - lo for lo, hi in zip(domain.box.lower, domain.box.upper, strict=True)]
+    faces = [math.prod(sides[:i] + sides[i + 1 :]) for i in range(len(sides))]
+    axis = int(on.split("=")[0].removeprefix("x"))
+    return faces[axis] / (2 * sum(faces))
+
+
+def dde_conditions(dde: Any, problem: Problem, geom: Any) -> tuple[list[Any], int, int]:
+    """DeepXDE ICs/BCs from the spec's conditions, num_boundary and num_initial."""
+    d, has_time = problem.d, problem.has_time
+    n_boundary = problem.spec.training.points.boundary
+    conditions: list[Any] = []
+    num_boundary = num_initial = 0
+    names = space_names(d, has_time)
+    no_t = space_names(d, has_time=False)
+    for cond in problem.spec.problem.conditions:
+        if isinstance(cond, Initial):
+            expr = parse(cond.value, no_t)
+            conditions.append(dde.icbc.IC(geom, _numpy_function(expr, d, None), lambda _, on: on))
+            num_initial += n_boundary
+            continue
+        expr = parse(cond.value, names)
+        where = _on_boundary(problem, cond.on)
+        func = _numpy_function(expr, d, has_time)
+        if isinstance(cond, Dirichlet):
+            conditions.append(dde.icbc.DirichletBC(geom, func, where))
+        else:
+            conditions.append(dde.icbc.NeumannBC(geom, func, where))
+        num_boundary += math.ceil(n_boundary / face_share(problem, cond.on))
+    return conditions, num_boundary, num_initial
+
+
+def _numpy_function(
+    expr: Expression, d: int, has_time: bool | None
+) -> Callable[[NDArray[Any]], NDArray[np.float64]]:
+    """A spec expression as a DeepXDE condition function of (n, d[+1]) arrays; has_time None:
+    initial data, a function of x only."""
+
+    def func(points: NDArray[Any]) -> NDArray[np.float64]:
+        array = torch.from_numpy(np.asarray(points, dtype=np.float64))
+        x = array[:, :d]
+        t = array[:, -1] if has_time else None
+        value = expression_values(expr, x, t)
+        out: NDArray[np.float64] = value.numpy()[:, None]
+        return out
+
+    return func
+
+
+def _on_boundary(problem: Problem, on: str) -> Callable[[NDArray[Any], bool], bool]:
+    if on == "boundary":
+        return lambda _, on_boundary: bool(on_boundary)
+    domain = problem.spec.problem.domain
+    assert isinstance(domain, BoxDomain)
+    axis_text, side = on.split("=")
+    axis = int(axis_text.removeprefix("x"))
+    level = (domain.box.lower if side == "lower" else domain.box.upper)[axis]
+    return lambda x, on_boundary: bool(on_boundary) and bool(np.isclose(x[axis], level))
+
+
+def run_dde(dde: Any, problem: Problem, activation: str, scale: float, lbfgs: int, points: Tensor) -> Result:
+    train = problem.spec.training
+    seed = train.seed
+    steps = scaled_steps(train.steps, scale)
+    lbfgs_iters = scaled_steps(lbfgs, scale) if lbfgs else 0
+    torch.set_num_threads(THREADS)
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    start = time.perf_counter()
+    with quiet:
+        dde.config.set_random_seed(seed)
+        geom = dde_geometry(dde, problem)
+        conditions, num_boundary, num_initial = dde_conditions(dde, problem, geom)
+        residual = DDE_RESIDUALS[problem.name]
+
+        def pde(x: Tensor, u: Tensor) -> Tensor:
+            return residual(dde, x, u)
+
+        common = {"num_domain": train.points.interior, "num_boundary": num_boundary}
+        if problem.has_time:
+            data = dde.data.TimePDE(
+                geom, pde, conditions, num_initial=num_initial, train_distribution="pseudo", **common
+            )
+        else:
+            data = dde.data.PDE(geom, pde, conditions, train_distribution="pseudo", **common)
+        n_inputs = problem.d + (1 if problem.has_time else 0)
+        initializer = "Glorot normal" if activation == "tanh" else "He normal"
+        net = dde.nn.FNN([n_inputs, *problem.spec.network.hidden, 1], activation, initializer)
+        model = dde.Model(data, net)
+        model.compile("adam", lr=train.learning_rate, verbose=0)
+        callbacks = (
+            [dde.callbacks.PDEPointResampler(period=train.resample_every)] if train.resample_every else []
+        )
+    adam_start = time.perf_counter()
+    note = ""
+    every = max(1, steps // 5)
+    done = 0
+    try:
+        while done < steps:  # in chunks, to print progress lines
+            chunk = min(every, steps - done)
+            with quiet:
+                model.train(iterations=chunk, display_every=max(chunk, 1), callbacks=callbacks, verbose=0)
+            done += chunk
+            loss = float(np.sum(model.train_state.loss_train))
+            elapsed = time.perf_counter() - adam_start
+            print(f"#   dde-{activation} adam {done}/{steps} loss {loss:.3e} {elapsed:.0f} s", flush=True)
+        adam_s = time.perf_counter() - adam_start
+        before = int(model.train_state.step)
+        if lbfgs_iters:
+            with quiet:
+                set_lbfgs_iterations(dde, lbfgs_iters)
+                model.compile("L-BFGS", verbose=0)
+                model.train(verbose=0)
+            loss = float(np.sum(model.train_state.loss_train))
+            print(
+                f"#   dde-{activation} L-BFGS {int(model.train_state.step) - before} its "
+                f"loss {loss:.3e} {time.perf_counter() - adam_start - adam_s:.0f} s",
+                flush=True,
+            )
+        lbfgs_done = int(model.train_state.step) - before
+    except RuntimeError as exc:  # e.g. a second derivative of a ReLU net
+        adam_s = time.perf_counter() - adam_start
+        lbfgs_done = 0
+        note = f"failed: {str(exc).splitlines()[0][:80]}"
+        print(f"#   dde-{activation} {note}", flush=True)
+    wall = time.perf_counter() - start
+    value, gradient = dde_value_and_gradient(model.net, points, problem.has_time)
+    rel, linf, grad = judge(problem, value, gradient, points)
+    return Result(problem.name, f"dde-{activation}", done, lbfgs_done, wall, adam_s, rel, linf, grad, note)
+
+
+def set_lbfgs_iterations(dde: Any, iterations: int) -> None:
+    """DeepXDE's L-BFGS defaults with ``maxiter`` = iterations.  DeepXDE (torch backend) splits
+    the run into torch.optim.LBFGS calls of ``iter_per_step`` iterations, computed from maxiter
+    only when deepxde is imported (min(1000, 15000)); set it again for this maxiter."""
+    dde.optimizers.set_LBFGS_options(maxiter=iterations)
+    options = dde.optimizers.LBFGS_options
+    options["iter_per_step"] = min(1000, iterations)
+    options["fun_per_step"] = options["maxfun"] * options["iter_per_step"] // iterations
+
+
+def dde_value_and_gradient(net: Any, points: Tensor, has_time: bool) -> tuple[Tensor, Tensor]:
+    """u and grad u (relupde's input order) of a DeepXDE torch net by autograd, in its dtype."""
+    dtype = next(net.parameters()).dtype
+    values, gradients = [], []
+    for chunk in torch.split(points, 4096):
+        x = to_dde(chunk, has_time).to(dtype).requires_grad_(True)
+        u = net(x)[:, 0]
+        (g,) = torch.autograd.grad(u.sum(), x)
+        values.append(u.detach())
+        gradients.append(from_dde(g, has_time))
+    return torch.cat(values), torch.cat(gradients)
+
+
+# ---------------------------------------------------------------- tables
+def fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.2e}"
+
+
+HEADER = (
+    "| problem | method | Adam steps | L-BFGS its | wall s | ms/Adam step "
+    "| rel L2 | L-inf | grad L-inf | note |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def row(r: Result) -> str:
+    lbfgs = "-" if r.lbfgs_iters is None else str(r.lbfgs_iters)
+    return (
+        f"| {r.problem} | {r.method} | {r.adam_steps} | {lbfgs} | {r.wall_s:.1f} | {r.ms_per_step:.2f} "
+        f"| {fmt(r.rel_l2)} | {fmt(r.linf)} | {fmt(r.grad_linf)} | {r.note} |"
+    )
+
+
+def winners(results: Sequence[Result]) -> str:
+    """Per problem, the method with the smallest value of each error."""
+    lines = [
+        "| problem | best rel L2 | best L-inf | best grad L-inf | fastest wall |",
+        "|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(r.problem for r in results):
+        mine = [r for r in results if r.problem == name]
+        cells = []
+        for key in ("rel_l2", "linf", "grad_linf", "wall_s"):
+            finite = [r for r in mine if not math.isnan(getattr(r, key))]
+            if not finite:
+                cells.append("-")
+                continue
+            best = min(finite, key=attrgetter(key))
+            cells.append(f"{best.method} ({fmt(getattr(best, key))})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, torch {torch.__version__}, "
+        f"{THREADS} torch threads"
+    )
+
+
+# ---------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--examples", type=Path, nargs="*", default=DEFAULT_EXAMPLES, help="spec folders")
+    parser.add_argument("--only", nargs="*", help="problem names (file stems), run in this order")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--steps-scale", type=float, default=1.0, help="multiplies Adam and L-BFGS steps")
+    parser.add_argument("--lbfgs", type=int, default=2000, help="DeepXDE L-BFGS iterations at most")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="training seed of every method (default: each spec's)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="also write the tables here (markdown)")
+    parser.add_argument("--check", action="store_true", help="only check the translations, train nothing")
+    args = parser.parse_args()
+
+    torch.set_num_threads(THREADS)
+    needs_dde = args.check or any(m.startswith("dde") for m in args.methods)
+    dde = import_deepxde() if needs_dde else None
+    problems = load_problems(args.examples, args.only, args.seed)
+    command = "python bench/peers.py " + " ".join(sys.argv[1:])
+    head = [
+        f"# {machine()}",
+        f"# deepxde {dde.__version__ if dde is not None else '-'} (backend pytorch)",
+        f"# command: {command.strip()}",
+        f"# steps scale {args.steps_scale}, DeepXDE L-BFGS <= {scaled_steps(args.lbfgs, args.steps_scale)}"
+        f" iterations, training seed {'as in each spec' if args.seed is None else args.seed},"
+        f" {EVAL_POINTS} evaluation points (seed {EVAL_SEED})",
+    ]
+    print("\n".join(head), flush=True)
+
+    for problem in problems:
+        found = check_problem(problem, dde)
+        flag = "" if max(found.values()) < 1e-6 else "  <-- CHECK FAILED"
+        print(f"# check {problem.name}: " + ", ".join(f"{k} {v:.1e}" for k, v in found.items()) + flag)
+    if args.check:
+        return
+
+    results: list[Result] = []
+    print(HEADER, flush=True)
+    for problem in problems:
+        points = problem.pde.validation_inputs(EVAL_POINTS, EVAL_SEED)
+        for method in args.methods:
+            print(f"# {problem.name} / {method} ...", flush=True)
+            if method.startswith("dde"):
+                act = method.removeprefix("dde-")
+                result = run_dde(dde, problem, act, args.steps_scale, args.lbfgs, points)
+            else:
+                result = run_relupde(problem, method.removeprefix("relupde-"), args.steps_scale, points)
+            results.append(result)
+            print(row(result), flush=True)
+
+    table = "\n".join([HEADER, *map(row, results)])
+    text = "\n".join([*head, "", table, "", winners(results), ""])
+    print("\n" + text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"# written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
