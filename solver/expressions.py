@@ -62,6 +62,7 @@ REDUCTIONS = ("norm", "dot", "sum")
 VARIADIC = ("min", "max")
 FUNCTIONS = tuple(ELEMENTWISE) + VARIADIC + REDUCTIONS
 CONSTANTS = {"pi": math.pi, "e": math.e}
+NON_SMOOTH = frozenset({"abs", "sign", "min", "max", "norm"})
 
 
 class ExpressionError(ValueError):
@@ -230,6 +231,22 @@ class Expression:
                 found.add(node.name)
             stack.extend(node.args)
         return found
+
+    def functions(self) -> set[str]:
+        """The functions the expression calls (e.g. {"sin", "max"})."""
+        found: set[str] = set()
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.op in FUNCTIONS:
+                found.add(node.op)
+            stack.extend(node.args)
+        return found
+
+    def is_smooth(self) -> bool:
+        """False when it calls a function with kinks or jumps (abs, sign, min, max, norm), so
+        its gradient may be discontinuous; True does not promise more than that."""
+        return not (self.functions() & NON_SMOOTH)
 
     def evaluate(self, env: Mapping[str, Tensor], like: Tensor) -> Tensor:
         """The value at n points: (n,) for a scalar expression, (n, d) for a vector one.

@@ -126,3 +126,20 @@ def test_vector_result_where_a_scalar_is_needed_is_refused() -> None:
 def test_constants_are_folded_in_float_arithmetic() -> None:
     expr = parse("2**10 + pi", NAMES)
     assert expr.root.op == "num" and expr.root.value == pytest.approx(1024 + math.pi)
+
+
+@pytest.mark.parametrize(
+    ("text", "smooth"),
+    [
+        ("sin(x0) * exp(-t)", True),
+        ("dot(x_vec, x_vec) + sqrt(2)", True),
+        ("abs(x0)", False),
+        ("max(0, 1 - x0)", False),
+        ("min(x0, x1) + 1", False),
+        ("norm(x_vec)", False),
+        ("sign(x0) * x0", False),
+    ],
+)
+def test_smoothness_is_read_off_the_functions_called(text: str, smooth: bool) -> None:
+    expression = parse(text, space_names(2, has_time=True))
+    assert expression.is_smooth() is smooth

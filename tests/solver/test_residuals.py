@@ -52,3 +52,35 @@ def test_divergence_form_residuals_vanish_on_the_exact_solution() -> None:
     jac[:, 1, 0] += 0.5
     found = problem.residuals("interior", sets["interior"], u, jac)
     assert float(found["flux"].min()) > 0 and float(found["balance"].min()) > 0
+
+
+def _transport(initial: str) -> PDEProblem:
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "first_order",
+                "dimension": 1,
+                "time": {"start": 0.0, "end": 1.0},
+                "domain": {"box": {"lower": [-2.0], "upper": [2.0]}},
+                "equation": "u_t + u_x0",
+                "conditions": [{"type": "initial", "value": initial}],
+            }
+        }
+    )
+    return PDEProblem(spec.problem)
+
+
+def test_the_sobolev_initial_term_is_kept_for_smooth_data_only() -> None:
+    """A kink in u0 makes its gradient jump: the |grad u - grad u0| term would be at least
+    half the jump there, so it is dropped for non-smooth initial data."""
+    for initial, has_gradient_term in (("sin(x0)", True), ("max(0, 1 - abs(2*x0))", False)):
+        problem = _transport(initial)
+        points = problem.sample(64, 16, seed=0, draw=0)["condition0"]
+        n = points.x.shape[0]
+        terms = problem.residuals(
+            "condition0",
+            points,
+            torch.zeros(n, 1, dtype=torch.float64),
+            torch.zeros(n, 1, 2, dtype=torch.float64),
+        )
+        assert ("condition0:gradient" in terms) is has_gradient_term
