@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,8 +62,12 @@ def test_submit_progress_succeed_evaluate(server: LiveServer) -> None:
             assert other.get(f"/v1/jobs/{job['id']}").status_code == 404
             assert other.get(f"/v1/models/{done['model_id']}").status_code == 404
             assert other.get("/v1/jobs").json()["jobs"] == []
-        metrics = http.get("/metrics").text
-        assert 'relupde_training_duration_seconds_count{status="succeeded"} 1.0' in metrics
+        # The dispatcher observes the duration when it collects the finished task (next tick).
+        wanted = 'relupde_training_duration_seconds_count{status="succeeded"} 1.0'
+        deadline = time.monotonic() + 10
+        while wanted not in http.get("/metrics").text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert wanted in http.get("/metrics").text
 
 
 def test_events_stream_progress_then_the_final_state(server: LiveServer) -> None:
