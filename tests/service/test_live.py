@@ -72,7 +72,7 @@ def test_submit_progress_succeed_evaluate(server: LiveServer) -> None:
 
 def test_events_stream_progress_then_the_final_state(server: LiveServer) -> None:
     with server.client(ALICE) as http:
-        job = http.post("/v1/jobs", json=tiny_spec(600)).json()
+        job = http.post("/v1/jobs", json=tiny_spec(1500)).json()
         kinds, steps, last = [], [], None
         with http.stream("GET", f"/v1/jobs/{job['id']}/events", timeout=120) as response:
             for line in response.iter_lines():
@@ -85,7 +85,7 @@ def test_events_stream_progress_then_the_final_state(server: LiveServer) -> None
                     steps.append(last["progress"]["step"])
         assert last is not None and last["status"] == "succeeded"
         assert kinds[-1] == "status" and "progress" in kinds
-        assert steps == sorted(steps) and steps[-1] == 600
+        assert steps == sorted(steps) and steps[-1] == 1500
 
 
 def test_cancel_a_running_job(server: LiveServer) -> None:
