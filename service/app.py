@@ -53,9 +53,9 @@ from service.schemas import (
     job_out,
 )
 from service.settings import Settings
-from service.store import STATUSES, Job, JobStore
+from service.store import STATUSES, Job, JobStore, ModelRecord
 from solver import JobSpec
-from solver.model import MANIFEST, VERSION, WEIGHTS, Model
+from solver.model import VERSION, WEIGHTS, Model
 
 Tenant = Annotated[str, Depends(tenant_of)]
 EVENT_POLL_S = 0.25
@@ -130,10 +130,15 @@ def _observe_training(app: FastAPI, job_id: str) -> None:
         app.state.metrics.training_seconds.labels(job.status).observe(seconds)
 
 
+def _not_found(kind: str, ident: str) -> ApiError:
+    """Unknown ids and other tenants' ids answer alike."""
+    return ApiError(404, "not_found", f"no {kind} {ident!r} for this API key", {f"{kind}_id": ident})
+
+
 def _job_or_404(store: JobStore, job_id: str, tenant: str) -> Job:
     job = store.get_job(job_id, tenant)
     if job is None:
-        raise ApiError(404, "not_found", f"no job {job_id!r} for this API key", {"job_id": job_id})
+        raise _not_found("job", job_id)
     return job
 
 
@@ -234,7 +239,7 @@ def _add_job_routes(app: FastAPI) -> None:
         Idempotent; a finished job is returned as it is."""
         job = await anyio.to_thread.run_sync(lambda: _store(request).request_cancel(job_id, tenant))
         if job is None:
-            raise ApiError(404, "not_found", f"no job {job_id!r} for this API key", {"job_id": job_id})
+            raise _not_found("job", job_id)
         return job_out(job)
 
     @app.get(
@@ -284,40 +289,38 @@ async def _event_stream(request: Request, store: JobStore, job_id: str, tenant: 
 
 
 # ---------------------------------------------------------------------- models
-def _model_folder(request: Request, model_id: str, tenant: str) -> Path:
+def _model_record(request: Request, model_id: str, tenant: str) -> ModelRecord:
     record = _store(request).get_model(model_id, tenant)
     if record is None:
-        raise ApiError(404, "not_found", f"no model {model_id!r} for this API key", {"model_id": model_id})
+        raise _not_found("model", model_id)
+    return record
+
+
+def _model_folder(request: Request, record: ModelRecord) -> Path:
     settings: Settings = request.app.state.settings
     return settings.data_dir / record.path
 
 
-def _load(request: Request, model_id: str, tenant: str) -> tuple[Model, Path]:
-    folder = _model_folder(request, model_id, tenant)
+def _load(request: Request, model_id: str, tenant: str) -> tuple[Model, ModelRecord]:
+    """The tenant's model, from the cache (loaded and hash-checked once), and its record."""
+    record = _model_record(request, model_id, tenant)
     cache: ModelCache = request.app.state.models
-    return cache.get(folder), folder
+    return cache.get(_model_folder(request, record)), record
 
 
 def _add_model_routes(app: FastAPI) -> None:
     @app.get("/v1/models/{model_id}", response_model=ModelOut, responses=ERROR_RESPONSES, tags=["models"])
     async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
         """The model: architecture, problem, training summary, errors against `exact`, estimate."""
-        record = await anyio.to_thread.run_sync(lambda: _store(request).get_model(model_id, tenant))
-        if record is None:
-            raise ApiError(
-                404, "not_found", f"no model {model_id!r} for this API key", {"model_id": model_id}
-            )
-        model, folder = await anyio.to_thread.run_sync(_load, request, model_id, tenant)
-        manifest = json.loads((folder / MANIFEST).read_text())
-        metrics = dict(manifest.get("metrics") or {})
+        model, record = await anyio.to_thread.run_sync(_load, request, model_id, tenant)
         return {
             "id": record.id,
             "job_id": record.job_id,
             "created_at": iso(record.created_at),
-            "inputs": manifest["architecture"]["inputs"],
-            "architecture": manifest["architecture"],
-            "problem": manifest["spec"]["problem"],
-            "training": metrics,
+            "inputs": model.input_names,
+            "architecture": model.architecture,
+            "problem": model.spec.problem.model_dump(mode="json"),
+            "training": model.metrics,
             "errors": model.errors,
             "estimate": model.estimate,
             "weights_sha256": record.weights_sha256,
@@ -385,7 +388,8 @@ def _add_model_routes(app: FastAPI) -> None:
         """The weights (safetensors; A1, b1, ..., AL, bL in float64, physical coordinates).
         Its header metadata names the format; the manifest is in `GET /v1/models/{id}`, and
         the file's sha256 is `weights_sha256` there."""
-        folder = await anyio.to_thread.run_sync(_model_folder, request, model_id, tenant)
+        record = await anyio.to_thread.run_sync(_model_record, request, model_id, tenant)
+        folder = _model_folder(request, record)
         return FileResponse(
             folder / WEIGHTS,
             media_type="application/octet-stream",

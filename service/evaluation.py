@@ -137,9 +137,7 @@ def parse_npy_request(body: bytes) -> NDArray[np.float64]:
 def check_points(array: NDArray[np.float64], model: Model) -> None:
     """Shape, size and finiteness, before any compute."""
     inputs = model.n_inputs
-    names = (["t"] if model.spec.problem.time else []) + [
-        f"x{i}" for i in range(model.spec.problem.dimension)
-    ]
+    names = model.input_names
     if array.ndim != 2 or array.shape[1] != inputs:
         raise ApiError(
             422,

@@ -73,13 +73,30 @@ class Model:
     def n_inputs(self) -> int:
         return self.network.in_features
 
+    @property
+    def input_names(self) -> list[str]:
+        """The coordinates of a point, in order: t first when the problem has time."""
+        problem = self.spec.problem
+        return (["t"] if problem.time else []) + [f"x{i}" for i in range(problem.dimension)]
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        net = self.network
+        return {
+            "widths": list(net.widths),
+            "activation": net.act.name,
+            "negative_slope": net.negative_slope,
+            "relu_prime_at_zero": net.act.c,
+            "inputs": self.input_names,
+            "value_output": 0,
+        }
+
     def evaluate(self, points: NDArray[Any] | list[list[float]]) -> Evaluation:
         """u and grad u (with respect to every input, t first) at points of shape (n, inputs)."""
         array = np.asarray(points, dtype=np.float64)
         if array.ndim != 2 or array.shape[1] != self.n_inputs:
             raise ValueError(
-                f"points must have shape (n, {self.n_inputs}) "
-                f"({'t, ' if self.spec.problem.time else ''}x0..x{self.spec.problem.dimension - 1}), "
+                f"points must have shape (n, {self.n_inputs}) ({', '.join(self.input_names)}), "
                 f"got {array.shape}"
             )
         if not np.isfinite(array).all():
@@ -100,19 +117,10 @@ class Model:
 
     # ------------------------------------------------------------------ persistence
     def manifest(self, weights_sha256: str) -> dict[str, Any]:
-        net = self.network
         return {
             "format_version": FORMAT_VERSION,
             "spec": self.spec.model_dump(mode="json"),
-            "architecture": {
-                "widths": list(net.widths),
-                "activation": net.act.name,
-                "negative_slope": net.negative_slope,
-                "relu_prime_at_zero": net.act.c,
-                "inputs": (["t"] if self.spec.problem.time else [])
-                + [f"x{i}" for i in range(self.spec.problem.dimension)],
-                "value_output": 0,
-            },
+            "architecture": self.architecture,
             "metrics": self.metrics,
             "errors": self.errors,
             "estimate": self.estimate,
