@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -109,13 +110,7 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     digest = json.loads((folder / MANIFEST).read_text())["weights_sha256"]
     record = ModelRecord(model_id, job.tenant, job_id, str(folder.relative_to(root)), digest, now())
     if not store.finish(job_id, attempt, "succeeded", model=record):
-        _remove(folder)  # superseded or canceled meanwhile: the store keeps the other outcome
+        shutil.rmtree(folder)  # superseded or canceled meanwhile: the store keeps the other outcome
         return "superseded"
     checkpoint.unlink(missing_ok=True)
     return "succeeded"
-
-
-def _remove(folder: Path) -> None:
-    for child in folder.iterdir():
-        child.unlink()
-    folder.rmdir()
