@@ -29,6 +29,10 @@ COPY service ./service
 RUN pip install "." \
     && rm -rf /src/build /src/*.egg-info
 
+# The example specs the dashboard offers (GET /v1/examples).
+COPY examples /opt/relupde/examples
+ENV RELUPDE_EXAMPLES_DIR=/opt/relupde/examples
+
 # A non-root user.  /data belongs to it: a named volume mounted there starts as a copy of
 # this directory, ownership included, so the user can write models and checkpoints to it.
 RUN useradd --create-home --uid 10001 --user-group relupde \

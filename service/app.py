@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Body, FastAPI, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.auth import Authenticator, tenant_of
+from service.access import job_or_404, load_model_of, model_folder, model_record, not_found, store_of
+from service.auth import Authenticator, Tenant
+from service.dashboard import add_dashboard_routes
 from service.dispatcher import Dispatcher
 from service.errors import ApiError, install_error_handlers
 from service.evaluation import (
@@ -41,6 +43,7 @@ from service.evaluation import (
 )
 from service.limits import BodyLimit
 from service.metrics import Metrics
+from service.plots import add_plot_routes
 from service.schemas import (
     ERROR_RESPONSES,
     EvaluateIn,
@@ -53,11 +56,10 @@ from service.schemas import (
     job_out,
 )
 from service.settings import Settings
-from service.store import STATUSES, Job, JobStore, ModelRecord
+from service.store import STATUSES, Job, JobStore
 from solver import JobSpec
-from solver.model import VERSION, WEIGHTS, Model
+from solver.model import VERSION, WEIGHTS
 
-Tenant = Annotated[str, Depends(tenant_of)]
 EVENT_POLL_S = 0.25
 EVENT_KEEPALIVE_S = 15.0
 EXAMPLE_SPEC = Path(__file__).resolve().parent.parent / "examples" / "transport-1d.json"
@@ -115,12 +117,9 @@ def create_app(settings: Settings, *, dispatch: bool = True) -> FastAPI:
     _add_job_routes(app)
     _add_model_routes(app)
     _add_ops_routes(app)
+    add_plot_routes(app)
+    add_dashboard_routes(app)
     return app
-
-
-def _store(request: Request) -> JobStore:
-    store: JobStore = request.app.state.store
-    return store
 
 
 def _observe_training(app: FastAPI, job_id: str) -> None:
@@ -128,18 +127,6 @@ def _observe_training(app: FastAPI, job_id: str) -> None:
     if job is not None and job.done and job.started_at and job.finished_at:
         seconds = (job.finished_at - job.started_at).total_seconds()
         app.state.metrics.training_seconds.labels(job.status).observe(seconds)
-
-
-def _not_found(kind: str, ident: str) -> ApiError:
-    """Unknown ids and other tenants' ids answer alike."""
-    return ApiError(404, "not_found", f"no {kind} {ident!r} for this API key", {f"{kind}_id": ident})
-
-
-def _job_or_404(store: JobStore, job_id: str, tenant: str) -> Job:
-    job = store.get_job(job_id, tenant)
-    if job is None:
-        raise _not_found("job", job_id)
-    return job
 
 
 # ---------------------------------------------------------------------- pagination tokens
@@ -193,7 +180,7 @@ def _add_job_routes(app: FastAPI) -> None:
         )
         try:
             job, created = await anyio.to_thread.run_sync(
-                lambda: _store(request).create_job(
+                lambda: store_of(request).create_job(
                     tenant,
                     spec.model_dump(mode="json"),
                     name=spec.name,
@@ -212,7 +199,7 @@ def _add_job_routes(app: FastAPI) -> None:
     @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=ERROR_RESPONSES, tags=["jobs"])
     async def get_job(request: Request, job_id: str, tenant: Tenant) -> dict[str, Any]:
         """The job: status, progress, error, model_id and the spec."""
-        job = await anyio.to_thread.run_sync(_job_or_404, _store(request), job_id, tenant)
+        job = await anyio.to_thread.run_sync(job_or_404, store_of(request), job_id, tenant)
         return job_out(job)
 
     @app.get("/v1/jobs", response_model=JobPageOut, responses=ERROR_RESPONSES, tags=["jobs"])
@@ -228,7 +215,7 @@ def _add_job_routes(app: FastAPI) -> None:
             raise ApiError(422, "validation_error", f"status must be one of {list(STATUSES)}, got {status!r}")
         after = _read_page_token(page_token) if page_token else None
         jobs = await anyio.to_thread.run_sync(
-            lambda: _store(request).list_jobs(tenant, status=status, limit=page_size + 1, after=after)
+            lambda: store_of(request).list_jobs(tenant, status=status, limit=page_size + 1, after=after)
         )
         token = _page_token(jobs[page_size - 1]) if len(jobs) > page_size else None
         return {"jobs": [job_out(job) for job in jobs[:page_size]], "next_page_token": token}
@@ -237,9 +224,9 @@ def _add_job_routes(app: FastAPI) -> None:
     async def cancel(request: Request, job_id: str, tenant: Tenant) -> dict[str, Any]:
         """Ask a queued or running job to stop (a running job stops at its next progress report).
         Idempotent; a finished job is returned as it is."""
-        job = await anyio.to_thread.run_sync(lambda: _store(request).request_cancel(job_id, tenant))
+        job = await anyio.to_thread.run_sync(lambda: store_of(request).request_cancel(job_id, tenant))
         if job is None:
-            raise _not_found("job", job_id)
+            raise not_found("job", job_id)
         return job_out(job)
 
     @app.get(
@@ -253,8 +240,8 @@ def _add_job_routes(app: FastAPI) -> None:
     async def events(request: Request, job_id: str, tenant: Tenant) -> StreamingResponse:
         """Server-sent events: `progress` while the job runs, `status` on every change of
         status; each `data` is the job's JSON; the stream ends once the job has finished."""
-        store = _store(request)
-        await anyio.to_thread.run_sync(_job_or_404, store, job_id, tenant)
+        store = store_of(request)
+        await anyio.to_thread.run_sync(job_or_404, store, job_id, tenant)
         return StreamingResponse(
             _event_stream(request, store, job_id, tenant),
             media_type="text/event-stream",
@@ -289,30 +276,11 @@ async def _event_stream(request: Request, store: JobStore, job_id: str, tenant: 
 
 
 # ---------------------------------------------------------------------- models
-def _model_record(request: Request, model_id: str, tenant: str) -> ModelRecord:
-    record = _store(request).get_model(model_id, tenant)
-    if record is None:
-        raise _not_found("model", model_id)
-    return record
-
-
-def _model_folder(request: Request, record: ModelRecord) -> Path:
-    settings: Settings = request.app.state.settings
-    return settings.data_dir / record.path
-
-
-def _load(request: Request, model_id: str, tenant: str) -> tuple[Model, ModelRecord]:
-    """The tenant's model, from the cache (loaded and hash-checked once), and its record."""
-    record = _model_record(request, model_id, tenant)
-    cache: ModelCache = request.app.state.models
-    return cache.get(_model_folder(request, record)), record
-
-
 def _add_model_routes(app: FastAPI) -> None:
     @app.get("/v1/models/{model_id}", response_model=ModelOut, responses=ERROR_RESPONSES, tags=["models"])
     async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
         """The model: architecture, problem, training summary, errors against `exact`, estimate."""
-        model, record = await anyio.to_thread.run_sync(_load, request, model_id, tenant)
+        model, record = await anyio.to_thread.run_sync(load_model_of, request, model_id, tenant)
         return {
             "id": record.id,
             "job_id": record.job_id,
@@ -367,7 +335,7 @@ def _add_model_routes(app: FastAPI) -> None:
             raise ApiError(
                 415, "unsupported_media_type", f"send application/json or {NPY_TYPE}, not {content_type!r}"
             )
-        model, _ = await anyio.to_thread.run_sync(_load, request, model_id, tenant)
+        model, _ = await anyio.to_thread.run_sync(load_model_of, request, model_id, tenant)
         check_points(points, model)
         chosen = await anyio.to_thread.run_sync(evaluate, model, points, wanted)
         if form == "npy":
@@ -388,8 +356,8 @@ def _add_model_routes(app: FastAPI) -> None:
         """The weights (safetensors; A1, b1, ..., AL, bL in float64, physical coordinates).
         Its header metadata names the format; the manifest is in `GET /v1/models/{id}`, and
         the file's sha256 is `weights_sha256` there."""
-        record = await anyio.to_thread.run_sync(_model_record, request, model_id, tenant)
-        folder = _model_folder(request, record)
+        record = await anyio.to_thread.run_sync(model_record, request, model_id, tenant)
+        folder = model_folder(request, record)
         return FileResponse(
             folder / WEIGHTS,
             media_type="application/octet-stream",
@@ -402,7 +370,7 @@ def _add_ops_routes(app: FastAPI) -> None:
     @app.get("/healthz", response_model=HealthOut, tags=["operations"])
     async def healthz(request: Request) -> dict[str, Any]:
         """Liveness: the store answers; the dispatcher's state and live workers."""
-        store = _store(request)
+        store = store_of(request)
         await anyio.to_thread.run_sync(store.schema_version)
         dispatcher: Dispatcher | None = request.app.state.dispatcher
         info = (

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from service.errors import ApiError
 
@@ -54,3 +55,6 @@ def tenant_of(request: Request) -> str:
     """FastAPI dependency: the caller's tenant."""
     auth: Authenticator = request.app.state.auth
     return auth.tenant(request.headers.get("authorization"))
+
+
+Tenant = Annotated[str, Depends(tenant_of)]

@@ -8,6 +8,7 @@ rule at kinks, and the error of each exact construction against its formula.
 terminal), saves the model folder and prints the residuals and the errors against
 ``exact``.  ``relupde serve`` runs the REST API with its job store and worker cluster;
 ``relupde worker`` runs a worker for an external Dask scheduler (``service.server``).
+``relupde plot MODEL_DIR --out FILE.png`` draws a model (solver.plots) without a server.
 """
 
 from __future__ import annotations
@@ -144,6 +145,54 @@ def solve_command(spec_path: str, out: str) -> int:
     return 0
 
 
+def plot_command(args: argparse.Namespace) -> int:
+    """Draw one plot of a saved model folder into a PNG file."""
+    from solver import ModelFileError, load_model
+    from solver.plots import PlotError, parse_assignments, parse_numbers, plot_model
+
+    try:
+        model = load_model(args.model_dir)
+    except ModelFileError as exc:
+        print(f"relupde plot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        content = plot_model(
+            model,
+            args.kind,
+            x=args.x,
+            y=args.y,
+            at=parse_assignments(args.at) if args.at else None,
+            times=parse_numbers(args.times, "--times") if args.times else None,
+            resolution=args.resolution,
+            direction=parse_numbers(args.direction, "--direction") if args.direction else None,
+            reach=args.reach,
+        )
+    except PlotError as exc:
+        print(f"relupde plot: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    print(f"wrote {out} ({len(content)} bytes, kind={args.kind})")
+    return 0
+
+
+def _add_plot_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from solver.plots import DEFAULT_REACH, PLOT_KINDS
+
+    plot = sub.add_parser("plot", help="draw a saved model (solution, errors, bound, loss) into a PNG")
+    plot.add_argument("model_dir", help="a model folder (relupde solve --out, or Model.save)")
+    plot.add_argument("--out", required=True, help="the PNG file to write")
+    plot.add_argument("--kind", choices=PLOT_KINDS, default="solution", help="what to draw")
+    plot.add_argument("--x", default=None, help="input on the horizontal axis (default x0)")
+    plot.add_argument("--y", default=None, help="vertical-axis input (default x1); none: a line plot")
+    plot.add_argument("--at", default=None, help="fixed inputs, NAME:VALUE pairs, e.g. x2:0.5,t:1")
+    plot.add_argument("--times", default=None, help="time slices, e.g. 0,0.5,1")
+    plot.add_argument("--resolution", type=int, default=None, help="grid points per axis")
+    plot.add_argument("--direction", default=None, help="kind=bound: the ray's direction, d numbers")
+    plot.add_argument("--reach", type=float, default=DEFAULT_REACH, help="kind=bound: ray ends at reach * R")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relupde", description="PDE solving with ReLU networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,7 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     worker_parser = sub.add_parser("worker", help="run a worker for an external Dask scheduler")
     worker_parser.add_argument("--scheduler", default=None, help="scheduler address (RELUPDE_DASK_ADDRESS)")
+    _add_plot_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "plot":
+        return plot_command(args)
     if args.command == "serve":
         from service.server import serve_command
 

@@ -26,6 +26,7 @@ import torch
 from service.store import JobStore, ModelRecord, Report, now
 from solver import Canceled, JobSpec, solve
 from solver.model import MANIFEST
+from solver.training import LossRecord
 
 REPORT_EVERY_S = 0.5
 MAX_ATTEMPTS = 4
@@ -58,6 +59,11 @@ class _Reporter:
         self.verdict: Report = "continue"
         self._last = 0.0
         self._pending: tuple[int, int, float, float] | None = None
+        self._records: list[LossRecord] = []
+
+    def record(self, record: LossRecord) -> None:
+        """A loss-curve record: sent with the next progress report."""
+        self._records.append(record)
 
     def progress(self, step: int, steps: int, loss: float, elapsed: float) -> None:
         self._pending = (step, steps, loss, elapsed)
@@ -69,8 +75,15 @@ class _Reporter:
             return
         step, steps, loss, elapsed = self._pending
         finite_loss = loss if loss == loss and abs(loss) != float("inf") else None
+        records, self._records = self._records, []
         self.verdict = self.store.report(
-            self.job_id, self.attempt, step=step, steps=steps, loss=finite_loss, elapsed_s=elapsed
+            self.job_id,
+            self.attempt,
+            step=step,
+            steps=steps,
+            loss=finite_loss,
+            elapsed_s=elapsed,
+            records=[r for r in records if r.is_finite()],
         )
         self._last = time.monotonic()
         self._pending = None
@@ -94,7 +107,13 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     reporter = _Reporter(store, job_id, attempt)
     try:
         spec = JobSpec.model_validate(job.spec)
-        model = solve(spec, reporter.progress, should_cancel=reporter.should_cancel, checkpoint=checkpoint)
+        model = solve(
+            spec,
+            reporter.progress,
+            should_cancel=reporter.should_cancel,
+            checkpoint=checkpoint,
+            on_record=reporter.record,
+        )
     except Canceled:
         if reporter.verdict == "superseded":
             return "superseded"

@@ -118,6 +118,28 @@ def job_out(job: Job) -> dict[str, Any]:
     }
 
 
+class LossRecordOut(BaseModel):
+    step: int
+    elapsed_s: float
+    sup: dict[str, float] = Field(description="max |r| over the training points, per residual term")
+    mean: dict[str, float] = Field(description="mean |r| over the training points, per residual term")
+
+
+class LossCurveOut(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    records: list[LossRecordOut] = Field(description="by step, every 10 steps (and each of the first 10)")
+
+
+class ExampleOut(BaseModel):
+    name: str = Field(examples=["transport-1d"])
+    spec: dict[str, Any] = Field(description="a job spec (API.md section 1)")
+
+
+class ExamplesOut(BaseModel):
+    examples: list[ExampleOut]
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (

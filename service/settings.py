@@ -11,6 +11,8 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "./relupde-data"
 SQLITE_FILE = "jobs.sqlite3"
 TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The repository's examples/ folder, when the package runs from a checkout.
+REPO_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class SettingsError(ValueError):
@@ -48,6 +50,7 @@ class Settings:
     ``dask_address``: an external scheduler, or None for a LocalCluster of ``workers``
     processes.  ``api_keys``: key -> tenant; empty means no authentication (loopback only).
     ``torch_threads``: threads per training job (default: the cores split between workers).
+    ``examples_dir``: job specs the dashboard offers (default: the checkout's examples/).
     """
 
     data_dir: Path
@@ -56,6 +59,7 @@ class Settings:
     workers: int = 1
     api_keys: Mapping[str, str] = field(default_factory=dict)
     torch_threads: int | None = None
+    examples_dir: Path | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -79,7 +83,20 @@ class Settings:
             workers=workers,
             api_keys=parse_api_keys(env.get("RELUPDE_API_KEYS")),
             torch_threads=threads,
+            examples_dir=_examples_dir(env),
         )
+
+
+def _examples_dir(env: Mapping[str, str]) -> Path | None:
+    given = env.get("RELUPDE_EXAMPLES_DIR")
+    if given:
+        path = Path(given).resolve()
+        if not path.is_dir():
+            raise SettingsError(
+                f"RELUPDE_EXAMPLES_DIR {given!r} is not a folder; point it at a folder of job specs"
+            )
+        return path
+    return REPO_EXAMPLES if REPO_EXAMPLES.is_dir() else None
 
 
 def _positive(env: Mapping[str, str], name: str, default: str | None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +43,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-SCHEMA_VERSION = 1
+from solver.training import LossRecord
+
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -127,6 +129,19 @@ class ModelRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LossRow(Base):
+    """One loss-curve record of a running job (schema version 2): sup and mean |r| per term."""
+
+    __tablename__ = "job_losses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    record: Mapped[str] = mapped_column(Text)  # {"sup": {term: float}, "mean": {term: float}}
+
+
 @dataclass(frozen=True)
 class Job:
     """One job as the API shows it (API.md section 2), plus the store's bookkeeping."""
@@ -196,8 +211,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-# A migration takes the store from version v to v + 1; none yet (version 1 is the first).
-MIGRATIONS: dict[int, Callable[[Session], None]] = {}
+def _add_loss_table(session: Session) -> None:
+    """1 -> 2: the table of loss-curve records (``job_losses``)."""
+    LossRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+
+
+# A migration takes the store from version v to v + 1.
+MIGRATIONS: dict[int, Callable[[Session], None]] = {1: _add_loss_table}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -251,10 +271,11 @@ class JobStore:
         return store
 
     def _prepare_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
         with self._session() as session:
+            SchemaRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
             version = session.scalar(select(func.max(SchemaRow.version)))
             if version is None:
+                Base.metadata.create_all(session.connection())
                 session.add(SchemaRow(version=SCHEMA_VERSION))
                 return
             if version > SCHEMA_VERSION:
@@ -452,9 +473,18 @@ class JobStore:
             return _job(row), row.attempts
 
     def report(
-        self, job_id: str, attempt: int, *, step: int, steps: int, loss: float | None, elapsed_s: float
+        self,
+        job_id: str,
+        attempt: int,
+        *,
+        step: int,
+        steps: int,
+        loss: float | None,
+        elapsed_s: float,
+        records: Sequence[LossRecord] = (),
     ) -> Report:
-        """Record progress (and a heartbeat); tell the worker whether to go on."""
+        """Record progress (and a heartbeat) and the loss-curve records made since the last
+        report; tell the worker whether to go on."""
         with self._session() as session:
             result = session.execute(
                 update(JobRow)
@@ -463,6 +493,16 @@ class JobStore:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return "superseded"
+            session.add_all(
+                LossRow(
+                    job_id=job_id,
+                    attempt=attempt,
+                    step=r.step,
+                    elapsed_s=r.elapsed_s,
+                    record=json.dumps({"sup": r.sup, "mean": r.mean}),
+                )
+                for r in records
+            )
             cancel = session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id))
         return "cancel" if cancel else "continue"
 
@@ -499,6 +539,21 @@ class JobStore:
                     )
                 )
         return True
+
+    def loss_curve(self, job_id: str) -> list[LossRecord]:
+        """The job's loss-curve records by step; where a resumed attempt recorded a step again,
+        its record replaces the earlier one."""
+        with self._session() as session:
+            rows = session.execute(
+                select(LossRow.step, LossRow.elapsed_s, LossRow.record)
+                .where(LossRow.job_id == job_id)
+                .order_by(LossRow.id)
+            ).all()
+        by_step: dict[int, LossRecord] = {}
+        for step, elapsed_s, text in rows:
+            data = json.loads(text)
+            by_step[step] = LossRecord.from_json({"step": step, "elapsed_s": elapsed_s, **data})
+        return [by_step[step] for step in sorted(by_step)]
 
     def stale_running(self, older_than: timedelta) -> list[Job]:
         """Running jobs whose worker has not reported for ``older_than``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,26 @@ from solver.estimate import build_global_model
 from solver.model import Model
 from solver.problems import PDEProblem
 from solver.spec import JobSpec, WholeSpaceDomain
-from solver.training import CancelCallback, ProgressCallback, Trainer, TrainResult
+from solver.training import (
+    CancelCallback,
+    LossRecord,
+    LossRecordCallback,
+    ProgressCallback,
+    Trainer,
+    TrainResult,
+)
 
 VALIDATION_POINTS = 10_000
+CURVE_POINTS = 400  # the loss curve kept in the manifest: at most this many records
+
+
+def thin_curve(curve: list[LossRecord], keep: int = CURVE_POINTS) -> list[LossRecord]:
+    """Every k-th record (k = ceil(n / keep)), and always the last one."""
+    if len(curve) <= keep:
+        return list(curve)
+    stride = -(-len(curve) // keep)
+    thinned = curve[::stride]
+    return thinned if thinned[-1] is curve[-1] else [*thinned, curve[-1]]
 
 
 def physical_network(result: TrainResult, problem: PDEProblem) -> ReLUNetwork:
@@ -71,11 +89,14 @@ def solve(
     *,
     should_cancel: CancelCallback | None = None,
     checkpoint: str | Path | None = None,
+    on_record: LossRecordCallback | None = None,
 ) -> Model:
     """Train ``spec`` here.  ``progress``: True for a progress bar on a terminal, or a callback
     (step, steps, loss, elapsed_s).  ``should_cancel`` is polled between steps (raises
     ``solver.Canceled``).  With ``checkpoint`` (a file path) the run saves its state there
-    every 100 steps and, if the file exists, resumes from it."""
+    every 100 steps and, if the file exists, resumes from it.  ``on_record`` receives each
+    loss-curve record (every 10 steps: sup and mean |r| of every residual term) as it is made;
+    the model's ``metrics["loss_curve"]`` keeps up to 400 of them."""
     problem = PDEProblem(spec.problem)
     trainer = Trainer(problem, spec.network, spec.training)
     path = Path(checkpoint) if checkpoint is not None else None
@@ -93,7 +114,7 @@ def solve(
     else:
         callback = None
     try:
-        result = trainer.run(callback, should_cancel, path)
+        result = trainer.run(callback, should_cancel, path, on_record)
     finally:
         if bar is not None:
             bar.close()
@@ -108,7 +129,10 @@ def solve(
         "final_loss": result.final_loss,
         "terms": result.terms,
         "stopped_by_time_limit": result.stopped_by_time_limit,
-        "history": [[s, v] for s, v in result.history[:: max(1, len(result.history) // 200)]],
+        "history": [
+            [s, v] for s, v in result.history[:: max(1, len(result.history) // 200)] if math.isfinite(v)
+        ],
+        "loss_curve": [record.to_json() for record in thin_curve(result.curve) if record.is_finite()],
     }
     if isinstance(spec.problem.domain, WholeSpaceDomain):
         metrics["estimate_unavailable"] = why_not

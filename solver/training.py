@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -46,8 +47,40 @@ SELECTION_UNTIL = 0.5
 CHECKPOINT_EVERY = 100
 LBFGS_CHUNK = 20
 
+CURVE_EVERY = 10  # a loss-curve record every CURVE_EVERY steps (and each of the first ten)
+
 ProgressCallback = Callable[[int, int, float, float], None]
 CancelCallback = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class LossRecord:
+    """One point of the loss curve: for each residual term r_k, the sample sup max_i |r_k(x_i)|
+    and the sample mean (1/n) sum_i |r_k(x_i)| on the current training points."""
+
+    step: int
+    elapsed_s: float
+    sup: dict[str, float]
+    mean: dict[str, float]
+
+    def is_finite(self) -> bool:
+        """JSON has no NaN or infinity: a diverged step's record is left off stored curves."""
+        return all(math.isfinite(v) for v in (*self.sup.values(), *self.mean.values()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "elapsed_s": self.elapsed_s, "sup": self.sup, "mean": self.mean}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LossRecord:
+        return cls(
+            int(data["step"]),
+            float(data["elapsed_s"]),
+            {str(k): float(v) for k, v in data["sup"].items()},
+            {str(k): float(v) for k, v in data["mean"].items()},
+        )
+
+
+LossRecordCallback = Callable[[LossRecord], None]
 
 
 class Canceled(Exception):  # noqa: N818 - the job's state is "canceled"
@@ -62,6 +95,7 @@ class TrainResult:
     final_loss: float
     terms: dict[str, float]
     history: list[tuple[int, float]]
+    curve: list[LossRecord]
     stopped_by_time_limit: bool
     seconds: float
 
@@ -73,6 +107,7 @@ class _State:
     best_loss: float = math.inf
     best: list[Tensor] = field(default_factory=list)
     history: list[tuple[int, float]] = field(default_factory=list)
+    curve: list[LossRecord] = field(default_factory=list)
     elapsed: float = 0.0
 
 
@@ -162,7 +197,10 @@ class Trainer:
             mags.update(self.problem.residuals(name, pset, u, jac))
         return mags, outputs["interior"][0][:, 0]
 
-    def _loss(self, points: dict[str, PointSet], step: int, total: int) -> tuple[Tensor, dict[str, float]]:
+    def _loss(
+        self, points: dict[str, PointSet], step: int, total: int
+    ) -> tuple[Tensor, dict[str, float], LossRecord]:
+        """The loss to minimize, the figure of each term, and the step's loss-curve record."""
         mags, u_interior = self._magnitudes(points)
         p = p_schedule(step, total)
         norm = "l2" if self.problem.is_regression() else self.norm
@@ -171,7 +209,14 @@ class Trainer:
             weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (SELECTION_UNTIL * max(total, 1)))
             if weight > 0:
                 loss = loss - self.problem.selection * weight * u_interior.mean()
-        return loss, {k: reported(m, norm) for k, m in mags.items()}
+        with torch.no_grad():
+            record = LossRecord(
+                step,
+                self.state.elapsed,
+                {k: float(m.max()) for k, m in mags.items()},
+                {k: float(m.mean()) for k, m in mags.items()},
+            )
+        return loss, {k: reported(m, norm) for k, m in mags.items()}, record
 
     def _refine(self, fresh: dict[str, PointSet]) -> dict[str, PointSet]:
         """Keep the worst KEEP_WORST of the previous interior points (sup loss only)."""
@@ -206,6 +251,7 @@ class Trainer:
             "best_loss": self.state.best_loss,
             "best": self.state.best,
             "history": [list(h) for h in self.state.history],
+            "curve": [json.dumps(r.to_json()) for r in self.state.curve],
             "elapsed": self.state.elapsed,
             "params": self._params(),
             "optimizer": self.optimizer.state_dict(),
@@ -227,6 +273,7 @@ class Trainer:
             best_loss=float(payload["best_loss"]),
             best=list(payload["best"]),
             history=[(int(s), float(v)) for s, v in payload["history"]],
+            curve=[LossRecord.from_json(json.loads(r)) for r in payload.get("curve", [])],
             elapsed=float(payload["elapsed"]),
         )
         self._load_params(payload["params"])
@@ -243,7 +290,10 @@ class Trainer:
         progress: ProgressCallback | None = None,
         should_cancel: CancelCallback | None = None,
         checkpoint: Path | None = None,
+        on_record: LossRecordCallback | None = None,
     ) -> TrainResult:
+        """Train to the end (or the time limit).  ``progress`` gets (step, steps, figure,
+        elapsed_s) after every step; ``on_record`` each loss-curve record as it is made."""
         spec = self.training
         adam_steps = spec.steps
         lbfgs_steps = spec.lbfgs_steps if spec.optimizer == "adam+lbfgs" else 0
@@ -263,11 +313,11 @@ class Trainer:
                 group["lr"] = spec.learning_rate * (LR_FLOOR + (1 - LR_FLOOR) * cosine)
             self.optimizer.zero_grad(set_to_none=True)
             self.segment = self._segment_length(step, adam_steps)
-            loss, terms = self._loss(self.points, step, adam_steps)
+            loss, terms, record = self._loss(self.points, step, adam_steps)
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
             figure = sum(terms.values())
-            self._track(step, figure)
+            self._track(step, figure, record, on_record)
             self.state.step += 1
             self.state.elapsed = time.monotonic() - started
             if progress is not None:
@@ -279,11 +329,13 @@ class Trainer:
                 break
         self.segment = 0.0  # L-BFGS and every reported figure use the exact D Phi
         if not stopped and lbfgs_steps:
-            stopped, terms = self._lbfgs(lbfgs_steps, adam_steps, total, started, progress, should_cancel)
+            stopped, terms = self._lbfgs(
+                lbfgs_steps, adam_steps, total, started, progress, should_cancel, on_record
+            )
         if stopped and self.state.best:
             self._load_params(self.state.best)
         with torch.no_grad():
-            _, terms = self._loss(self.points, adam_steps, adam_steps)
+            _, terms, _ = self._loss(self.points, adam_steps, adam_steps)
         return TrainResult(
             network=self.net,
             output_scale=self.output_scale,
@@ -291,6 +343,7 @@ class Trainer:
             final_loss=sum(terms.values()),
             terms=terms,
             history=self.state.history,
+            curve=self.state.curve,
             stopped_by_time_limit=stopped,
             seconds=self.state.elapsed,
         )
@@ -301,9 +354,20 @@ class Trainer:
             return 0.0
         return SEGMENT * max(0.0, 1.0 - step / (SEGMENT_UNTIL * max(steps, 1)))
 
-    def _track(self, step: int, figure: float) -> None:
-        if step % 10 == 0 or step < 10:
+    def _track(
+        self,
+        step: int,
+        figure: float,
+        record: LossRecord,
+        on_record: LossRecordCallback | None,
+        *,
+        always: bool = False,
+    ) -> None:
+        if always or step % CURVE_EVERY == 0 or step < 10:
             self.state.history.append((step, figure))
+            self.state.curve.append(record)
+            if on_record is not None:
+                on_record(record)
         if figure < self.state.best_loss:
             self.state.best_loss = figure
             self.state.best = self._params()
@@ -316,6 +380,7 @@ class Trainer:
         started: float,
         progress: ProgressCallback | None,
         should_cancel: CancelCallback | None,
+        on_record: LossRecordCallback | None,
     ) -> tuple[bool, dict[str, float]]:
         optimizer = torch.optim.LBFGS(
             self.net.parameters(),
@@ -325,11 +390,13 @@ class Trainer:
             line_search_fn="strong_wolfe",
         )
         terms: dict[str, float] = {}
+        records: list[LossRecord] = []
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss, found = self._loss(self.points, adam_steps, adam_steps)
+            loss, found, record = self._loss(self.points, adam_steps, adam_steps)
             terms.update(found)
+            records[:] = [record]
             loss.backward()  # type: ignore[no-untyped-call]
             return loss
 
@@ -340,9 +407,10 @@ class Trainer:
             optimizer.step(closure)  # type: ignore[no-untyped-call]
             done += LBFGS_CHUNK
             figure = sum(terms.values())
-            self._track(self.state.step, figure)
             self.state.step = adam_steps + min(done, lbfgs_steps)
             self.state.elapsed = time.monotonic() - started
+            record = LossRecord(self.state.step, self.state.elapsed, records[0].sup, records[0].mean)
+            self._track(self.state.step, figure, record, on_record, always=True)
             if progress is not None:
                 progress(self.state.step, total, figure, self.state.elapsed)
             if self.state.elapsed > self.training.time_limit_s:

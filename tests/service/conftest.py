@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from service.store import JobStore
+from service.runner import model_folder
+from service.store import JobStore, ModelRecord, now
+from solver import JobSpec, solve
+from solver.model import Model
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get(
@@ -84,3 +88,21 @@ def tiny_spec(steps: int = 60, *, hidden: int = 16, name: str = "tiny-transport"
         {"steps": steps, "points": {"interior": 128, "boundary": 32}, "optimizer": "adam", "seed": 3}
     )
     return spec
+
+
+def register_model(
+    client: TestClient, data_dir: Path, spec: dict[str, Any], tenant: str = "alice"
+) -> tuple[str, Model]:
+    """Train ``spec`` here and record it for ``tenant`` as a worker would: (model id, model)."""
+    store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+    steps = spec["training"]["steps"]
+    job, _ = store.create_job(tenant, spec, name=spec.get("name"), steps=steps)
+    started = store.begin(job.id, "test", 4)
+    assert started is not None
+    model = solve(JobSpec.model_validate(spec))
+    new_id = uuid.uuid4().hex
+    folder = model.save(model_folder(data_dir, tenant, new_id))
+    digest = json.loads((folder / "manifest.json").read_text())["weights_sha256"]
+    record = ModelRecord(new_id, tenant, job.id, str(folder.relative_to(data_dir)), digest, now())
+    assert store.finish(job.id, started[1], "succeeded", model=record)
+    return new_id, model

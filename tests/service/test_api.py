@@ -21,12 +21,9 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.evaluation import MAX_JSON_POINTS
 from service.limits import MAX_OTHER_BYTES
-from service.runner import model_folder
 from service.settings import Settings
-from service.store import JobStore, ModelRecord, now
-from solver import JobSpec, load_model, solve
-from solver.model import Model
-from tests.service.conftest import tiny_spec
+from solver import JobSpec, load_model
+from tests.service.conftest import register_model, tiny_spec
 from tests.solver.examples import EXAMPLES
 
 ALICE = {"Authorization": "Bearer alice-key"}
@@ -52,23 +49,7 @@ def client(data_dir: Path) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def model_id(client: TestClient, data_dir: Path) -> str:
     """A model of alice's, trained here and recorded as a worker records one."""
-    return _register(client, data_dir, tiny_spec(30))[0]
-
-
-def _register(client: TestClient, data_dir: Path, spec: dict[str, Any]) -> tuple[str, Model]:
-    """Train ``spec`` here and record it for alice as a worker would: (model id, model)."""
-    store: JobStore = client.app.state.store  # type: ignore[attr-defined]
-    steps = spec["training"]["steps"]
-    job, _ = store.create_job("alice", spec, name=spec.get("name"), steps=steps)
-    started = store.begin(job.id, "test", 4)
-    assert started is not None
-    model = solve(JobSpec.model_validate(spec))
-    new_id = uuid.uuid4().hex
-    folder = model.save(model_folder(data_dir, "alice", new_id))
-    digest = json.loads((folder / "manifest.json").read_text())["weights_sha256"]
-    record = ModelRecord(new_id, "alice", job.id, str(folder.relative_to(data_dir)), digest, now())
-    assert store.finish(job.id, started[1], "succeeded", model=record)
-    return new_id, model
+    return register_model(client, data_dir, tiny_spec(30))[0]
 
 
 def _error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
@@ -356,7 +337,7 @@ def test_whole_space_models_return_bounds(client: TestClient, data_dir: Path) ->
     interval has no promise: its bounds are null over JSON and inf in the .npz."""
     spec = json.loads(next(p for p in EXAMPLES if p.stem == "heat-kolmogorov-5d").read_text())
     spec["network"]["hidden"], spec["training"]["steps"] = [16, 16], 30
-    new_id, model = _register(client, data_dir, spec)
+    new_id, model = register_model(client, data_dir, spec)
     points = [[0.5, 0.1, 0.2, 0.3, 0.4, 0.5], [2.0, 0.1, 0.2, 0.3, 0.4, 0.5]]
     body = client.post(f"/v1/models/{new_id}/evaluate", json={"points": points}, headers=ALICE).json()
     expected = model.evaluate(np.array(points))

@@ -76,3 +76,25 @@ def test_worker_without_a_scheduler_says_what_to_set(monkeypatch, capsys) -> Non
     monkeypatch.delenv("RELUPDE_DASK_ADDRESS", raising=False)
     assert main(["worker"]) == 2
     assert "RELUPDE_DASK_ADDRESS" in capsys.readouterr().err
+
+
+def test_plot_command_writes_a_png_of_each_kind(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from solver import JobSpec, solve
+    from tests.service.conftest import tiny_spec
+
+    folder = solve(JobSpec.model_validate(tiny_spec(20))).save(tmp_path / "model")
+    sizes = {}
+    for kind in ("solution", "error", "gradient_error", "loss"):
+        out = tmp_path / f"{kind}.png"
+        assert main(["plot", str(folder), "--out", str(out), "--kind", kind]) == 0
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        sizes[kind] = out.stat().st_size
+    assert len(set(sizes.values())) == 4  # four different pictures
+    assert main(["plot", str(folder), "--out", str(tmp_path / "x.png"), "--x", "t", "--y", "x0"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["plot", str(folder), "--out", str(tmp_path / "b.png"), "--kind", "bound"]) == 2
+    assert "whole-space" in capsys.readouterr().err
+    assert main(["plot", str(folder), "--out", str(tmp_path / "b.png"), "--times", "0,x"]) == 2
+    assert "'x' is not a number" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "nothing"), "--out", str(tmp_path / "n.png")]) == 2
+    assert "not a model folder" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from service.store import (
     StoreError,
     now,
 )
+from solver.training import LossRecord
 from tests.service.conftest import tiny_spec
 
 
@@ -38,6 +39,25 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
     store.close()
     with pytest.raises(StoreError, match="upgrade relupde"):
         JobStore.open(store_url)
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_jobs(store_url: str) -> None:
+    """Schema 1 had no loss-curve table: opening it adds the table and moves to version 2."""
+    old = JobStore.open(store_url)
+    job_id = _submit(old)
+    with old.engine.begin() as connection:
+        connection.execute(text("DROP TABLE job_losses"))
+        connection.execute(text("DELETE FROM relupde_schema WHERE version > 1"))
+    old.close()
+    store = JobStore.open(store_url)
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.get_job(job_id, "a") is not None
+    started = store.begin(job_id, "w", 4)
+    assert started is not None
+    record = LossRecord(10, 0.5, {"pde": 1.0}, {"pde": 0.25})
+    assert store.report(job_id, started[1], step=10, steps=10, loss=1.0, elapsed_s=0.5, records=[record])
+    assert store.loss_curve(job_id) == [record]
+    store.close()
 
 
 def test_reopening_keeps_jobs(store_url: str) -> None:
@@ -114,7 +134,9 @@ def test_a_superseded_attempt_cannot_write(store: JobStore) -> None:
     assert store.requeue(job_id, "worker gone")
     second = store.begin(job_id, "w2", 4)
     assert second is not None and second[1] == 2
-    assert store.report(job_id, 1, step=5, steps=10, loss=0.5, elapsed_s=1.0) == "superseded"
+    stale = [LossRecord(5, 1.0, {"pde": 9.0}, {"pde": 9.0})]
+    assert store.report(job_id, 1, step=5, steps=10, loss=0.5, elapsed_s=1.0, records=stale) == "superseded"
+    assert store.loss_curve(job_id) == []  # the superseded attempt's records were not kept
     model = ModelRecord("m" * 32, "a", job_id, "models/a/m", "0" * 64, now())
     assert not store.finish(job_id, 1, "succeeded", model=model)
     assert store.get_model(model.id) is None
@@ -126,6 +148,35 @@ def test_a_superseded_attempt_cannot_write(store: JobStore) -> None:
     record = store.get_model(model.id, "a")
     assert record is not None and record.job_id == job_id
     assert store.get_model(model.id, "b") is None
+
+
+def test_loss_curve_is_by_step_and_a_resumed_attempt_replaces_repeated_steps(store: JobStore) -> None:
+    job_id = _submit(store)
+    first = store.begin(job_id, "w1", 4)
+    assert first is not None
+
+    def records(steps: range, value: float) -> list[LossRecord]:
+        return [
+            LossRecord(s, s / 10, {"pde": value, "bc": value / 2}, {"pde": value / 4, "bc": 0.0})
+            for s in steps
+        ]
+
+    store.report(
+        job_id, 1, step=30, steps=60, loss=1.0, elapsed_s=3.0, records=records(range(0, 40, 10), 1.0)
+    )
+    assert [r.step for r in store.loss_curve(job_id)] == [0, 10, 20, 30]
+    assert store.requeue(job_id, "worker gone")
+    second = store.begin(job_id, "w2", 4)
+    assert second is not None
+    # resumed from a checkpoint at step 20: steps 20 and 30 are recorded again
+    store.report(
+        job_id, 2, step=50, steps=60, loss=0.5, elapsed_s=5.0, records=records(range(20, 60, 10), 0.5)
+    )
+    curve = store.loss_curve(job_id)
+    assert [r.step for r in curve] == [0, 10, 20, 30, 40, 50]
+    assert [r.sup["pde"] for r in curve] == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    assert curve[-1] == LossRecord(50, 5.0, {"pde": 0.5, "bc": 0.25}, {"pde": 0.125, "bc": 0.0})
+    assert store.loss_curve("0" * 32) == []
 
 
 def test_attempts_are_bounded(store: JobStore) -> None:

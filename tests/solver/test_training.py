@@ -11,7 +11,8 @@ import torch
 
 from solver import Canceled, JobSpec, solve
 from solver.problems import PDEProblem
-from solver.training import CHECKPOINT_EVERY, Trainer
+from solver.solve import thin_curve
+from solver.training import CHECKPOINT_EVERY, CURVE_EVERY, LossRecord, Trainer
 
 BASE: dict[str, Any] = {
     "problem": {
@@ -162,5 +163,38 @@ def test_a_run_stopped_early_reports_residuals_of_the_exact_derivative() -> None
     assert result.stopped_by_time_limit
     trainer.segment = 0.0
     with torch.no_grad():
-        _, exact_terms = trainer._loss(trainer.points, job.training.steps, job.training.steps)
+        _, exact_terms, _ = trainer._loss(trainer.points, job.training.steps, job.training.steps)
     assert result.terms == exact_terms
+
+
+def test_loss_curve_records_sup_and_mean_of_every_term_and_survives_a_resume(tmp_path: Path) -> None:
+    seen: list[LossRecord] = []
+    full = solve(spec(), checkpoint=tmp_path / "full.ckpt", on_record=seen.append)
+    curve = [LossRecord.from_json(r) for r in full.metrics["loss_curve"]]
+    assert [r.step for r in curve] == [r.step for r in seen]
+    steps = spec().training.steps
+    assert [r.step for r in seen] == [*range(10), *range(10, steps, CURVE_EVERY)]
+    terms = set(full.metrics["terms"])
+    for record in curve:
+        assert set(record.sup) == set(record.mean) == terms
+        assert all(0 <= record.mean[k] <= record.sup[k] for k in terms)  # mean |r| <= max |r|
+    # the curve comes back from a checkpoint: a resumed run reports the same curve
+    problem = PDEProblem(spec().problem)
+    trainer = Trainer(problem, spec().network, spec().training)
+    with pytest.raises(Canceled):
+        trainer.run(None, lambda: trainer.state.step >= CHECKPOINT_EVERY + 3, tmp_path / "part.ckpt")
+    resumed = solve(spec(), checkpoint=tmp_path / "part.ckpt")
+    assert [r["step"] for r in resumed.metrics["loss_curve"]] == [r.step for r in curve]
+    assert [r["sup"] for r in resumed.metrics["loss_curve"]] == [r.sup for r in curve]
+
+
+def test_lbfgs_chunks_are_on_the_curve() -> None:
+    model = solve(spec(optimizer="adam+lbfgs", steps=30, lbfgs_steps=40))
+    assert [r["step"] for r in model.metrics["loss_curve"]][-2:] == [50, 70]
+
+
+def test_thin_curve_keeps_the_last_record() -> None:
+    curve = [LossRecord(i, 0.0, {"a": 1.0}, {"a": 0.5}) for i in range(1001)]
+    thinned = thin_curve(curve, keep=400)
+    assert len(thinned) <= 401 and thinned[0].step == 0 and thinned[-1].step == 1000
+    assert thin_curve(curve[:5], keep=400) == curve[:5]
