@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # dependency resolution ever pulls a multi-GB CUDA build.  pyproject allows newer torch.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test lint typecheck bench bench-service clean
+.PHONY: run test lint typecheck bench bench-service approximation clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(VENV)/.installed
 
 bench-service: $(VENV)/.installed
 	$(PY) bench/service_throughput.py
+
+# The approximation experiments of docs/approximation.md (issue: seed claims): every figure
+# and JSON result there, regenerated (~20 min on 2 cores).
+approximation: $(VENV)/.installed
+	$(PY) bench/approximation.py all --out docs/approximation
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
