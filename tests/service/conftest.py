@@ -12,6 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from service.app import create_app
 from service.runner import model_folder
+from service.settings import Settings
 from service.store import JobStore, ModelRecord, now
 from solver import JobSpec, solve
 from solver.model import Model
@@ -106,3 +109,20 @@ def register_model(
     record = ModelRecord(new_id, tenant, job.id, str(folder.relative_to(data_dir)), digest, now())
     assert store.finish(job.id, started[1], "succeeded", model=record)
     return new_id, model
+
+
+ALICE = {"Authorization": "Bearer alice-key"}
+BOB = {"Authorization": "Bearer bob-key"}
+
+
+@contextmanager
+def in_process_client(data_dir: Path, **settings: Any) -> Iterator[TestClient]:
+    """The app in this process, without workers (jobs stay queued), tenants alice and bob."""
+    config = Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'jobs.sqlite3'}",
+        api_keys={"alice-key": "alice", "bob-key": "bob"},
+        **settings,
+    )
+    with TestClient(create_app(config, dispatch=False), raise_server_exceptions=False) as client:
+        yield client

@@ -18,16 +18,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.evaluation import MAX_JSON_POINTS
 from service.limits import MAX_OTHER_BYTES
-from service.settings import Settings
 from solver import JobSpec, load_model
-from tests.service.conftest import register_model, tiny_spec
+from tests.service.conftest import ALICE, BOB, in_process_client, register_model, tiny_spec
 from tests.solver.examples import EXAMPLES
-
-ALICE = {"Authorization": "Bearer alice-key"}
-BOB = {"Authorization": "Bearer bob-key"}
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +32,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'jobs.sqlite3'}",
-        api_keys={"alice-key": "alice", "bob-key": "bob"},
-    )
-    with TestClient(create_app(settings, dispatch=False), raise_server_exceptions=False) as test_client:
+    with in_process_client(data_dir) as test_client:
         yield test_client
 
 

@@ -14,14 +14,9 @@ from fastapi.testclient import TestClient
 from matplotlib.image import imread
 from numpy.typing import NDArray
 
-from service.app import create_app
-from service.settings import Settings
 from service.store import JobStore
 from solver.training import LossRecord
-from tests.service.conftest import ROOT, register_model, tiny_spec
-
-ALICE = {"Authorization": "Bearer alice-key"}
-BOB = {"Authorization": "Bearer bob-key"}
+from tests.service.conftest import ALICE, BOB, ROOT, in_process_client, register_model, tiny_spec
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +26,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'jobs.sqlite3'}",
-        api_keys={"alice-key": "alice", "bob-key": "bob"},
-        examples_dir=ROOT / "examples",
-    )
-    with TestClient(create_app(settings, dispatch=False), raise_server_exceptions=False) as test_client:
+    with in_process_client(data_dir, examples_dir=ROOT / "examples") as test_client:
         yield test_client
 
 
