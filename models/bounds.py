@@ -108,3 +108,33 @@ def enclose(net: ReLUNetwork, lower: Sequence[float] | Tensor, upper: Sequence[f
         jacobian_lower=jac_mid - jac_rad,
         jacobian_upper=jac_mid + jac_rad,
     )
+
+
+def enclose_values(net: ReLUNetwork, lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
+    """Certified enclosures of R Phi over many boxes at once: boxes k = [lower_k, upper_k]
+    (shapes (K, N_0)) -> (lo, hi) of shape (K, N_L) with lo_k <= R Phi(x) <= hi_k on box k.
+
+    The value half of ``enclose`` (same midpoint-radius propagation and rounding slack),
+    batched over boxes: the cost of one forward pass per box and no Jacobian enclosure.
+    """
+    lo_x = lower.to(torch.float64)
+    hi_x = upper.to(torch.float64)
+    if lo_x.ndim != 2 or lo_x.shape[1] != net.in_features or hi_x.shape != lo_x.shape:
+        raise ValueError(
+            f"boxes need lower and upper of shape (K, {net.in_features}), got {tuple(lo_x.shape)} "
+            f"and {tuple(hi_x.shape)}"
+        )
+    if not bool((lo_x <= hi_x).all()) or not bool(torch.isfinite(lo_x).all() & torch.isfinite(hi_x).all()):
+        raise ValueError("every box must be finite with lower <= upper in every coordinate")
+    weights = [a.detach().to(torch.float64) for a in net.weights]
+    biases = [b.detach().to(torch.float64) for b in net.biases]
+    alpha = net.act.alpha
+    mid, rad = (lo_x + hi_x) / 2.0, (hi_x - lo_x) / 2.0
+    center, radius = _affine(weights[0], biases[0], mid, rad)
+    for a, b in zip(weights[1:], biases[1:], strict=True):
+        z_lo, z_hi = center - radius, center + radius
+        h_lo = torch.where(z_lo > 0, z_lo, alpha * z_lo)
+        h_hi = torch.where(z_hi > 0, z_hi, alpha * z_hi)
+        mid, rad = (h_lo + h_hi) / 2.0, (h_hi - h_lo) / 2.0
+        center, radius = _affine(a, b, mid, rad)
+    return center - radius, center + radius

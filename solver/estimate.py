@@ -22,7 +22,8 @@ without time, sqrt(C^2 (1 + |x|^kappa)^2 + U^2) with time), for a.e. (t, x), t i
 and b0, b1 <= eps0 (1 + |x|^(kappa+2)), eps1 (1 + |x|^(kappa+2)) with eps computed by
 ``epsilon`` (a rigorous sup over |x| on a geometric grid, using that the envelopes are
 nondecreasing in |x|).  The local errors are sampled maxima (statistical, not certified):
-see ``measure_local_errors``.
+see ``measure_local_errors``; with at most 4 inputs ``solver.certify`` tries to certify e0
+by interval enclosures on cells and replaces it when it succeeds.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from torch import Tensor
 from models import ReLUNetwork, compose, constructions, fan_out, parallel
 from models.bounds import enclose
 from models.calculus import affine
+from solver.certify import CERTIFY_MAX_INPUTS, ValueCertificate, certify_value_error
 from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
 from solver.problems import PDEProblem
 
@@ -78,6 +80,12 @@ class GlobalEstimate:
     local_points: int
     how_measured: str
     formula: str
+    # solver.certify: a certified bound of sup_Q |u - R Phi| / omega (given the growth data),
+    # for at most CERTIFY_MAX_INPUTS inputs; value_certified: it reached SAFETY x the sampled
+    # maximum within the cell budget, and e0 is that certified bound.
+    certified_value_error: float | None = None
+    certified_cells: int = 0
+    value_certified: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -305,6 +313,31 @@ FORMULA = (
 )
 
 
+def _how_measured(count: int, certificate: ValueCertificate | None) -> str:
+    sampled = (
+        "the largest |u - R Phi| / omega and |Du - D Phi| / omega, "
+        f"omega = 1 + |x|^(kappa+1), over {count} points of the padded box "
+        f"Q = [t0, T] x [-R', R']^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
+        f"in [1e-3 R', R'], the rest a local search around the worst 1 %), times {SAFETY}"
+    )
+    if certificate is None:
+        value = f"not certified (more than {CERTIFY_MAX_INPUTS} inputs)"
+    elif certificate.reached:
+        value = (
+            f"e0 certified given the growth data: interval enclosures of R Phi on {certificate.cells} "
+            f"cells of Q and |Du| <= G (solver.certify), {certificate.bound:.4g} <= {certificate.target:.4g}"
+        )
+    else:
+        value = (
+            f"e0 statistical: the certificate on {certificate.cells} cells (the budget) reached "
+            f"{certificate.bound:.4g}, above the statistical {certificate.target:.4g}"
+        )
+    return (
+        f"statistical: {sampled}; {value}; e1 statistical; "
+        "M from a certified interval enclosure of R Phi over Q"
+    )
+
+
 def build_global_model(
     phi: ReLUNetwork, problem: PDEProblem, seed: int
 ) -> tuple[ReLUNetwork, GlobalEstimate]:
@@ -323,6 +356,9 @@ def build_global_model(
     radius = plateau
     sampled0, sampled1, count = measure_local_errors(phi, problem, seed)
     e0, e1 = SAFETY * sampled0, SAFETY * sampled1
+    certificate = certify_value_error(phi, problem, e0) if problem.n_inputs <= CERTIFY_MAX_INPUTS else None
+    if certificate is not None and certificate.reached:
+        e0 = certificate.bound  # certified, and no larger than the statistical figure
     bound = product_size(phi, problem)
     m = product_depth(bound)
     err = constructions.product_error(bound, m)
@@ -356,13 +392,10 @@ def build_global_model(
         eps_value=eps0,
         eps_gradient=eps1,
         local_points=count,
-        how_measured=(
-            "statistical: the largest |u - R Phi| / omega and |Du - D Phi| / omega, "
-            f"omega = 1 + |x|^(kappa+1), over {count} points of the padded box "
-            f"Q = [t0, T] x [-R', R']^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
-            f"in [1e-3 R', R'], the rest a local search around the worst 1 %), times {SAFETY}; "
-            "M from a certified interval enclosure of R Phi over Q"
-        ),
+        how_measured=_how_measured(count, certificate),
         formula=FORMULA,
+        certified_value_error=certificate.bound if certificate is not None else None,
+        certified_cells=certificate.cells if certificate is not None else 0,
+        value_certified=certificate is not None and certificate.reached,
     )
     return psi, estimate

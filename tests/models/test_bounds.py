@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import constructions as C  # noqa: N812
-from models.bounds import enclose
+from models.bounds import enclose, enclose_values
 
 from .conftest import random_net
 
@@ -82,3 +82,37 @@ def test_bad_boxes_are_refused() -> None:
         enclose(net, [0.0], [1.0])
     with pytest.raises(ValueError, match="lower <= upper"):
         enclose(net, [1.0, 0.0], [0.0, 1.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    dim=st.integers(1, 3),
+    activation=st.sampled_from(["relu", "leaky_relu"]),
+)
+def test_batched_value_enclosures_agree_with_enclose_and_contain_the_values(
+    seed: int, dim: int, activation: str
+) -> None:
+    net = random_net([dim, 12, 9, 2], activation=activation, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    lower = torch.randn(20, dim, dtype=F64, generator=gen)
+    upper = lower + torch.rand(20, dim, dtype=F64, generator=gen) * torch.rand(
+        20, 1, dtype=F64, generator=gen
+    )
+    lo, hi = enclose_values(net, lower, upper)
+    for k in range(20):
+        single = enclose(net, lower[k], upper[k])
+        torch.testing.assert_close(lo[k], single.value_lower, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(hi[k], single.value_upper, rtol=1e-12, atol=1e-12)
+        x = lower[k] + torch.rand(500, dim, dtype=F64, generator=gen) * (upper[k] - lower[k])
+        with torch.no_grad():
+            u = net(x)
+        assert torch.all((u >= lo[k]) & (u <= hi[k]))
+
+
+def test_batched_value_enclosures_refuse_bad_boxes() -> None:
+    net = random_net([2, 4, 1], seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        enclose_values(net, torch.zeros(3, 3, dtype=F64), torch.ones(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="lower <= upper"):
+        enclose_values(net, torch.ones(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64))

@@ -119,7 +119,16 @@ def test_the_estimate_is_saved_and_loaded(model: Model, tmp_path: Path) -> None:
 def test_the_estimate_states_its_sources(model: Model) -> None:
     estimate = model.estimate
     assert estimate is not None
-    assert estimate["local_value_error"] == 2.0 * estimate["sampled_value_error"]
+    assert estimate["local_gradient_error"] == 2.0 * estimate["sampled_gradient_error"]
+    if estimate["value_certified"]:  # certified, at most the statistical figure
+        assert estimate["local_value_error"] == estimate["certified_value_error"]
+        assert estimate["sampled_value_error"] <= estimate["local_value_error"]
+        assert estimate["local_value_error"] <= 2.0 * estimate["sampled_value_error"]
+        assert "e0 certified" in estimate["how_measured"]
+    else:
+        assert estimate["local_value_error"] == 2.0 * estimate["sampled_value_error"]
+    inputs = estimate["dimension"] + (1 if estimate["time"] else 0)
+    assert (estimate["certified_value_error"] is None) == (inputs > 4)
     assert "statistical" in estimate["how_measured"] and estimate["local_points"] > 30_000
     assert estimate["plateau"] == estimate["train_radius"]
     assert math.isclose(estimate["train_box_radius"], estimate["plateau"] + estimate["ramp_width"])
