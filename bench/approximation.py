@@ -468,6 +468,16 @@ def run_polynomials(degrees: Sequence[int], epsilons: Sequence[float]) -> list[P
 
 
 # ---------------------------------------------------------------------- figures
+def _finish(axes: Any, xlabel: str, ylabel: str, title: str | None = None) -> None:
+    """Labels, a light grid and a small legend: the common finish of every panel."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if title is not None:
+        axes.set_title(title, fontsize=10)
+    axes.grid(True, which="both", alpha=0.25)
+    axes.legend(fontsize=7)
+
+
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -499,11 +509,7 @@ def figure_seed000(runs: Sequence[Run], quantity: str, label: str, path: Path) -
         axes.set_yscale("log")
         floor = min(getattr(r, quantity) for r in runs if r.target == target)
         axes.set_ylim(bottom=max(floor / 10, 1e-18))
-        axes.set_xlabel("N (hidden nodes)")
-        axes.set_ylabel(label)
-        axes.set_title(target, fontsize=10)
-        axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=7)
+        _finish(axes, "N (hidden nodes)", label, target)
     _save(figure, path)
 
 
@@ -520,11 +526,7 @@ def figure_pieces(runs: Sequence[Run], path: Path) -> None:
         axes.plot(nodes_all, [n + 1 for n in nodes_all], "k--", label="N + 1 (most a shallow net can have)")
         axes.set_xscale("log", base=2)
         axes.set_yscale("log", base=2)
-        axes.set_xlabel("N (hidden nodes)")
-        axes.set_ylabel("linear pieces on [0, 1]")
-        axes.set_title(target, fontsize=10)
-        axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=7)
+        _finish(axes, "N (hidden nodes)", "linear pieces on [0, 1]", target)
     _save(figure, path)
 
 
@@ -539,13 +541,8 @@ def figure_seed001(rows: Sequence[InterpolantRow], path: Path) -> None:
             width, [r.gradient_error for r in chosen], "s-", color="C1", label="gradient error (measured)"
         )
         axes.loglog(width, [r.gradient_bound for r in chosen], "--", color="C1", label="gradient bound")
-        axes.set_xlabel("hidden nodes of the hat network")
-        axes.set_ylabel("sup error")
-        axes.set_title(
-            "sin(2 pi x) on [0, 1]" if dim == 1 else "sin(pi x) sin(pi y) on [0, 1]^2", fontsize=10
-        )
-        axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=7)
+        title = "sin(2 pi x) on [0, 1]" if dim == 1 else "sin(pi x) sin(pi y) on [0, 1]^2"
+        _finish(axes, "hidden nodes of the hat network", "sup error", title)
     _save(figure, path)
 
 
@@ -562,25 +559,13 @@ def figure_square(rows: Sequence[DepthRow], path: Path) -> None:
             ms, [r.derivative_error for r in chosen], "o-", color=f"C{index}", label=construction
         )
         if chosen[0].value_bound is not None:
-            value_axes.semilogy(
-                ms,
-                [r.value_bound for r in chosen],
-                "--",
-                color=f"C{index}",
-                label=f"{construction}: promised",
-            )
-            derivative_axes.semilogy(
-                ms,
-                [r.derivative_bound for r in chosen],
-                "--",
-                color=f"C{index}",
-                label=f"{construction}: promised",
-            )
+            for axes, promised in (
+                (value_axes, [r.value_bound for r in chosen]),
+                (derivative_axes, [r.derivative_bound for r in chosen]),
+            ):
+                axes.semilogy(ms, promised, "--", color=f"C{index}", label=f"{construction}: promised")
     for axes, what in ((value_axes, "sup value error"), (derivative_axes, "sup derivative error")):
-        axes.set_xlabel("m (sawtooth depth; network depth m + 1 or more)")
-        axes.set_ylabel(what)
-        axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=7)
+        _finish(axes, "m (sawtooth depth; network depth m + 1 or more)", what)
     _save(figure, path)
 
 
@@ -600,15 +585,8 @@ def figure_polynomials(rows: Sequence[PolynomialRow], path: Path) -> None:
             color=f"C{index}",
             label=f"degree {degree}",
         )
-    depth_axes.set_xlabel("1 / eps")
-    depth_axes.set_ylabel("depth of the construction")
-    depth_axes.set_title("depth grows like log(1/eps)", fontsize=10)
-    width_axes.set_xlabel("d (||c||_0 + n)")
-    width_axes.set_ylabel("widest layer")
-    width_axes.set_title("width against the theorem's d (||c||_0 + n)", fontsize=10)
-    for axes in (depth_axes, width_axes):
-        axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=7)
+    _finish(depth_axes, "1 / eps", "depth of the construction", "depth grows like log(1/eps)")
+    _finish(width_axes, "d (||c||_0 + n)", "widest layer", "width against the theorem's d (||c||_0 + n)")
     _save(figure, path)
 
 
