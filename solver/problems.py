@@ -283,15 +283,22 @@ class PDEProblem:
             return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
         return {f"{name}:dirichlet": (u[:, 0] - target).abs()}
 
+    def equation_value(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
+        """F(t, x, u, u_t, grad u) of a first-order problem, signed, at the points (n,)."""
+        grad_u = jac[:, 0, 1:] if self.has_time else jac[:, 0, :]
+        env = space_env(points.t, points.x)
+        env.update({"u": u[:, 0], "grad_u": grad_u})
+        env.update({f"u_x{i}": grad_u[:, i] for i in range(self.d)})
+        if self.has_time:
+            env["u_t"] = jac[:, 0, 0]
+        value: Tensor = self.equation.evaluate(env, u[:, 0])
+        return value
+
     def _interior(self, points: PointSet, u: Tensor, jac: Tensor, grad_u: Tensor) -> dict[str, Tensor]:
         spec = self.spec
         env = space_env(points.t, points.x)
         if isinstance(spec, FirstOrder):
-            env.update({"u": u[:, 0], "grad_u": grad_u})
-            env.update({f"u_x{i}": grad_u[:, i] for i in range(self.d)})
-            if self.has_time:
-                env["u_t"] = jac[:, 0, 0]
-            return {"pde": self.equation.evaluate(env, u[:, 0]).abs()}
+            return {"pde": self.equation_value(points, u, jac).abs()}
         if isinstance(spec, DivergenceForm):
             xs = slice(1, None) if self.has_time else slice(0, None)
             sigma = u[:, 1:]

@@ -10,7 +10,9 @@
 * Stationary first-order problems select the viscosity solution: a convex Hamiltonian's
   viscosity solution is the maximal a.e. solution with the given Dirichlet data (for the
   eikonal equation, the distance function), so a term -lambda mean(u) (sign flipped for a
-  concave one) pushes u up during the first half of training and decays to zero.
+  concave one) pushes u up during the first half of training and decays to zero; it is
+  also the maximal *subsolution*, so meanwhile the violation max(s F, 0) is penalized
+  (weight SUBSOLUTION_WEIGHT lambda) and the push cannot carry u above it.
 * A checkpoint holds everything the next step depends on (parameters, Adam state, the
   current points, the draw counter, the best model), so a resumed run ends with exactly
   the model of the uninterrupted run.
@@ -44,6 +46,10 @@ SEGMENT_UNTIL = 0.8  # fraction of the Adam steps after which the exact D Phi is
 SEGMENT_MAX_INPUTS = 10
 SELECTION_WEIGHT = 1.0
 SELECTION_UNTIL = 0.5
+# While the push lasts, the sup-loss of the subsolution violation max(s F, 0) is added with
+# this weight times the push's: the viscosity solution is the maximal subsolution, so the
+# push cannot overshoot it (docs/solver.md, "Selecting the viscosity solution").
+SUBSOLUTION_WEIGHT = 1.0
 CHECKPOINT_EVERY = 100
 LBFGS_CHUNK = 20
 
@@ -189,26 +195,33 @@ class Trainer:
         quotient: Tensor = (values[:, 0] - values[:, 1]) / (2 * h)
         return quotient.transpose(1, 2)
 
-    def _magnitudes(self, points: dict[str, PointSet]) -> tuple[dict[str, Tensor], Tensor]:
+    def _magnitudes(
+        self, points: dict[str, PointSet]
+    ) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]:
         outputs = self._forward(points)
         mags: dict[str, Tensor] = {}
         for name, pset in points.items():
             u, jac = outputs[name]
             mags.update(self.problem.residuals(name, pset, u, jac))
-        return mags, outputs["interior"][0][:, 0]
+        return mags, outputs
 
     def _loss(
         self, points: dict[str, PointSet], step: int, total: int
     ) -> tuple[Tensor, dict[str, float], LossRecord]:
         """The loss to minimize, the figure of each term, and the step's loss-curve record."""
-        mags, u_interior = self._magnitudes(points)
+        mags, outputs = self._magnitudes(points)
         p = p_schedule(step, total)
         norm = "l2" if self.problem.is_regression() else self.norm
         loss = sum((term_loss(m, norm, p) for m in mags.values()), torch.zeros(()))
         if self.problem.selection:
             weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (SELECTION_UNTIL * max(total, 1)))
             if weight > 0:
-                loss = loss - self.problem.selection * weight * u_interior.mean()
+                u, jac = outputs["interior"]
+                loss = loss - self.problem.selection * weight * u[:, 0].mean()
+                if SUBSOLUTION_WEIGHT > 0:
+                    signed = self.problem.equation_value(points["interior"], u, jac)
+                    violation = torch.relu(self.problem.selection * signed)
+                    loss = loss + SUBSOLUTION_WEIGHT * weight * term_loss(violation, norm, p)
         with torch.no_grad():
             record = LossRecord(
                 step,

@@ -198,3 +198,42 @@ def test_thin_curve_keeps_the_last_record() -> None:
     thinned = thin_curve(curve, keep=400)
     assert len(thinned) <= 401 and thinned[0].step == 0 and thinned[-1].step == 1000
     assert thin_curve(curve[:5], keep=400) == curve[:5]
+
+
+EIKONAL: dict[str, Any] = {
+    "problem": {
+        "kind": "first_order",
+        "dimension": 2,
+        "domain": {"box": {"lower": [-1.0, -1.0], "upper": [1.0, 1.0]}},
+        "equation": "norm(grad_u) - 1",
+        "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+        "exact": "1 - max(abs(x), abs(y))",
+    },
+    "network": {"hidden": [16, 16]},
+    "training": {"steps": 100, "points": {"interior": 256, "boundary": 64}},
+}
+
+
+def test_selection_penalizes_the_subsolution_violation_while_it_pushes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import solver.training as training
+
+    job = JobSpec.model_validate(EIKONAL)
+    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    assert trainer.problem.selection == 1.0  # |p| - 1 is convex in p: push u up
+    outputs = trainer._forward(trainer.points)
+    u, jac = outputs["interior"]
+    signed = trainer.problem.equation_value(trainer.points["interior"], u, jac)
+    torch.testing.assert_close(signed, jac[:, 0, :].norm(dim=1) - 1)  # F, with its sign
+    violation = torch.relu(signed)
+    assert float(violation.max()) > 0  # the random network violates |grad u| <= 1 somewhere
+
+    def loss_at(step: int, weight: float) -> float:
+        monkeypatch.setattr(training, "SUBSOLUTION_WEIGHT", weight)
+        with torch.no_grad():
+            return float(trainer._loss(trainer.points, step, job.training.steps)[0])
+
+    pushing, after = 0, job.training.steps  # the push (and the penalty) end at half the run
+    assert loss_at(pushing, 1.0) > loss_at(pushing, 0.0)
+    assert loss_at(after, 1.0) == loss_at(after, 0.0)
