@@ -207,8 +207,9 @@ class Trainer:
 
     def _loss(
         self, points: dict[str, PointSet], step: int, total: int
-    ) -> tuple[Tensor, dict[str, float], LossRecord]:
-        """The loss to minimize, the figure of each term, and the step's loss-curve record."""
+    ) -> tuple[Tensor, dict[str, float], dict[str, Tensor]]:
+        """The loss to minimize, the figure of each term, and the residual magnitudes |r_k|
+        (detached; ``_track`` turns them into a loss-curve record on the steps it keeps)."""
         mags, outputs = self._magnitudes(points)
         p = p_schedule(step, total)
         norm = "l2" if self.problem.is_regression() else self.norm
@@ -222,14 +223,8 @@ class Trainer:
                     signed = self.problem.equation_value(points["interior"], u, jac)
                     violation = torch.relu(self.problem.selection * signed)
                     loss = loss + SUBSOLUTION_WEIGHT * weight * term_loss(violation, norm, p)
-        with torch.no_grad():
-            record = LossRecord(
-                step,
-                self.state.elapsed,
-                {k: float(m.max()) for k, m in mags.items()},
-                {k: float(m.mean()) for k, m in mags.items()},
-            )
-        return loss, {k: reported(m, norm) for k, m in mags.items()}, record
+        magnitudes = {k: m.detach() for k, m in mags.items()}
+        return loss, {k: reported(m, norm) for k, m in mags.items()}, magnitudes
 
     def _refine(self, fresh: dict[str, PointSet]) -> dict[str, PointSet]:
         """Keep the worst KEEP_WORST of the previous interior points (sup loss only)."""
@@ -326,11 +321,11 @@ class Trainer:
                 group["lr"] = spec.learning_rate * (LR_FLOOR + (1 - LR_FLOOR) * cosine)
             self.optimizer.zero_grad(set_to_none=True)
             self.segment = self._segment_length(step, adam_steps)
-            loss, terms, record = self._loss(self.points, step, adam_steps)
+            loss, terms, magnitudes = self._loss(self.points, step, adam_steps)
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
             figure = sum(terms.values())
-            self._track(step, figure, record, on_record)
+            self._track(step, figure, magnitudes, on_record)
             self.state.step += 1
             self.state.elapsed = time.monotonic() - started
             if progress is not None:
@@ -371,13 +366,19 @@ class Trainer:
         self,
         step: int,
         figure: float,
-        record: LossRecord,
+        magnitudes: dict[str, Tensor],
         on_record: LossRecordCallback | None,
         *,
         always: bool = False,
     ) -> None:
         if always or step % CURVE_EVERY == 0 or step < 10:
             self.state.history.append((step, figure))
+            record = LossRecord(
+                step,
+                self.state.elapsed,
+                {k: float(m.max()) for k, m in magnitudes.items()},
+                {k: float(m.mean()) for k, m in magnitudes.items()},
+            )
             self.state.curve.append(record)
             if on_record is not None:
                 on_record(record)
@@ -403,13 +404,13 @@ class Trainer:
             line_search_fn="strong_wolfe",
         )
         terms: dict[str, float] = {}
-        records: list[LossRecord] = []
+        latest: list[dict[str, Tensor]] = []
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss, found, record = self._loss(self.points, adam_steps, adam_steps)
+            loss, found, magnitudes = self._loss(self.points, adam_steps, adam_steps)
             terms.update(found)
-            records[:] = [record]
+            latest[:] = [magnitudes]
             loss.backward()  # type: ignore[no-untyped-call]
             return loss
 
@@ -422,8 +423,7 @@ class Trainer:
             figure = sum(terms.values())
             self.state.step = adam_steps + min(done, lbfgs_steps)
             self.state.elapsed = time.monotonic() - started
-            record = LossRecord(self.state.step, self.state.elapsed, records[0].sup, records[0].mean)
-            self._track(self.state.step, figure, record, on_record, always=True)
+            self._track(self.state.step, figure, latest[0], on_record, always=True)
             if progress is not None:
                 progress(self.state.step, total, figure, self.state.elapsed)
             if self.state.elapsed > self.training.time_limit_s:
