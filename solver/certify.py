@@ -7,13 +7,13 @@ over every input), for every y in C:
 
 where [lo_C, hi_C] encloses R Phi on C (``models.bounds.enclose_values``: interval
 arithmetic with rounding slack, certified) and G_C = G(max_{y in C} |y_x|) >= |Du| on C is
-the growth bound of the spec (docs/global-estimate.md: G = C (1 + |x|^kappa), with time
-sqrt(G^2 + U^2)), so |u(y) - u(c)| <= G_C |y - c| <= G_C r by the mean value theorem on the
-convex cell.  Dividing by min_C omega, omega = 1 + |x|^(kappa+1), bounds the weighted
-error on C.  Cells whose bound exceeds the target are halved along every axis, until every
-cell is under it or ``CERTIFY_BUDGET`` cells have been examined; the result is the largest
-bound over the final cells, a certified upper bound of sup_Q |u - R Phi| / omega *given the
-growth data* (which the spec asserts and nothing here checks).
+the growth bound of the spec (``solver.growth.gradient_growth``), so |u(y) - u(c)| <=
+G_C |y - c| <= G_C r by the mean value theorem on the convex cell.  Dividing by min_C
+omega, omega = 1 + |x|^(kappa+1), bounds the weighted error on C.  Cells whose bound
+exceeds the target are halved along every axis, until every cell is under it or
+``CERTIFY_BUDGET`` cells have been examined; the result is the largest bound over the
+final cells, a certified upper bound of sup_Q |u - R Phi| / omega *given the growth data*
+(which the spec asserts and nothing here checks).
 
 The bound shrinks like (G + |D Phi|) r, so the cells needed grow like r^-(inputs): on this
 machine's budget it reaches the sampled error's size with two inputs ((t, x) in d = 1) and
@@ -32,6 +32,7 @@ from torch import Tensor
 from models import ReLUNetwork
 from models.bounds import enclose_values
 from solver.domains import DTYPE
+from solver.growth import gradient_growth
 from solver.problems import PDEProblem
 
 CERTIFY_MAX_INPUTS = 4  # t and up to 3 space coordinates
@@ -50,16 +51,6 @@ class ValueCertificate:
     target: float
     cells: int
     reached: bool
-
-
-def _growth(kappa: float, constant: float, r: Tensor, timed: bool) -> Tensor:
-    """G(r) >= |Du| (Euclidean over all inputs) at |x| = r, as in estimate.gradient_growth."""
-    space = constant * (1.0 + r**kappa)
-    if not timed:
-        return space
-    value = constant * (1.0 + r ** (kappa + 1.0))
-    gradient: Tensor = torch.sqrt(space**2 + value**2)
-    return gradient
 
 
 def cell_bounds(network: ReLUNetwork, problem: PDEProblem, lower: Tensor, upper: Tensor) -> Tensor:
@@ -81,7 +72,8 @@ def cell_bounds(network: ReLUNetwork, problem: PDEProblem, lower: Tensor, upper:
     u_center = found[0]
     u_center_slack = EXACT_SLACK * (1.0 + u_center.abs())
     lo, hi = enclose_values(network, lower, upper)
-    spread = _growth(growth.kappa, growth.constant, farthest, timed) * radius + u_center_slack
+    bound_du = torch.from_numpy(gradient_growth(growth.kappa, growth.constant, farthest.numpy(), timed))
+    spread = bound_du * radius + u_center_slack
     error = torch.maximum(u_center + spread - lo[:, 0], hi[:, 0] - u_center + spread)
     bounds: Tensor = error / omega
     return bounds

@@ -42,6 +42,7 @@ from models.bounds import enclose
 from models.calculus import affine
 from solver.certify import CERTIFY_MAX_INPUTS, ValueCertificate, certify_value_error
 from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
+from solver.growth import gradient_growth, value_growth
 from solver.problems import PDEProblem
 
 LOCAL_POINTS = 20_000  # uniform validation points in Q
@@ -98,22 +99,6 @@ class GlobalEstimate:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["time"] = tuple(data["time"]) if data.get("time") is not None else None
         return cls(**fields)
-
-
-# ---------------------------------------------------------------------- growth envelopes
-def value_growth(kappa: float, constant: float, r: NDArray[np.float64]) -> NDArray[np.float64]:
-    """U(r) = C (1 + r^(kappa+1)) >= |u| (and |u_t|) at |x| = r."""
-    return constant * (1.0 + r ** (kappa + 1.0))
-
-
-def gradient_growth(
-    kappa: float, constant: float, r: NDArray[np.float64], timed: bool
-) -> NDArray[np.float64]:
-    """G(r) >= |Du| (Euclidean over all inputs): C (1 + r^kappa), with u_t: sqrt(. ^2 + U^2)."""
-    space = constant * (1.0 + r**kappa)
-    if not timed:
-        return space
-    return np.sqrt(space**2 + value_growth(kappa, constant, r) ** 2)
 
 
 # ---------------------------------------------------------------------- the local errors
