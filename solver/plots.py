@@ -259,14 +259,23 @@ def _title(model: Model, text: str) -> str:
     return f"{name}: {text}"
 
 
+def _slice_values(
+    model: Model, kind: str, view: View, t: float | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[int, ...]]:
+    """One panel's points, the plotted quantity there (NaN outside a ball, errors floored at
+    ERROR_FLOOR for the log scales) and the panel's grid shape."""
+    points, shape = _grid_points(model, view, t)
+    values = field(model, kind, points)
+    values[_outside(model, points)] = np.nan
+    if kind != "solution":
+        values = np.maximum(values, ERROR_FLOOR)
+    return points, values, shape
+
+
 def _draw_lines(axes: Axes, model: Model, kind: str, view: View) -> None:
     slices: tuple[float | None, ...] = view.times or (None,)
     for t in slices:
-        points, _ = _grid_points(model, view, t)
-        values = field(model, kind, points)
-        values[_outside(model, points)] = np.nan
-        if kind != "solution":
-            values = np.maximum(values, ERROR_FLOOR)
+        points, values, _ = _slice_values(model, kind, view, t)
         label = f"t = {t:.4g}" if t is not None else None
         axes.plot(points[:, model.input_names.index(view.x)], values, label=label)
     if kind != "solution":
@@ -282,9 +291,7 @@ def _draw_images(figure: Figure, model: Model, kind: str, view: View) -> None:
     slices: tuple[float | None, ...] = view.times or (None,)
     panels = []
     for t in slices:
-        points, shape = _grid_points(model, view, t)
-        values = field(model, kind, points)
-        values[_outside(model, points)] = np.nan
+        _, values, shape = _slice_values(model, kind, view, t)
         panels.append((t, values.reshape(shape)))
     finite = np.concatenate([v[np.isfinite(v)].ravel() for _, v in panels])
     norm: Any = None
@@ -306,8 +313,6 @@ def _draw_images(figure: Figure, model: Model, kind: str, view: View) -> None:
             axes.set_visible(False)
             continue
         t, values = panels[index]
-        if kind != "solution":
-            values = np.maximum(values, ERROR_FLOOR)
         image = axes.imshow(
             values,
             origin="lower",
