@@ -103,7 +103,7 @@ function chooseExample() {
 }
 
 function setSteps() {
-  // rewrite training.steps of the spec in the text area (and drop L-BFGS for short runs)
+  // rewrite training.steps of the spec in the text area
   const steps = parseInt($("steps").value, 10);
   if (!(steps >= 1)) return;
   try {
