@@ -84,3 +84,36 @@ def test_the_sobolev_initial_term_is_kept_for_smooth_data_only() -> None:
             torch.zeros(n, 1, 2, dtype=torch.float64),
         )
         assert ("condition0:gradient" in terms) is has_gradient_term
+
+
+def test_the_initial_flux_term_of_a_divergence_form_problem() -> None:
+    """u_t - div(K grad u) = f with u(0) = g: at t = 0 the flux output must equal K grad g.
+    u = e^(-t) (x^2 + x y), K = diag(2, 1): the term vanishes on (u, sigma = K grad u) and
+    measures |sigma - K grad g| exactly when sigma is off."""
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "time": {"start": 0.0, "end": 1.0},
+                "domain": {"box": {"lower": [0.0, 0.0], "upper": [1.0, 1.0]}},
+                "diffusion": [["2", "0"], ["0", "1"]],
+                "source": "-exp(-t)*(x*x + x*y) - exp(-t)*4",
+                "conditions": [{"type": "initial", "value": "x*x + x*y"}],
+            }
+        }
+    )
+    problem = PDEProblem(spec.problem)
+    points = problem.sample(64, 128, seed=0, draw=0)["condition0"]
+    x, y = points.x[:, 0], points.x[:, 1]
+    n = x.shape[0]
+    u = torch.stack([x * x + x * y, 2 * (2 * x + y), x], 1)
+    jac = torch.zeros(n, 3, 3, dtype=F64)
+    jac[:, 0, 1], jac[:, 0, 2] = 2 * x + y, x
+    terms = problem.residuals("condition0", points, u, jac)
+    assert set(terms) == {"condition0:value", "condition0:gradient", "condition0:flux"}
+    assert all(float(m.max()) < 1e-12 for m in terms.values())
+    u[:, 1] += 0.3
+    u[:, 2] -= 0.4
+    off = problem.residuals("condition0", points, u, jac)["condition0:flux"]
+    assert torch.allclose(off, torch.full_like(off, 0.5), atol=1e-12)
