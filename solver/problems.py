@@ -285,15 +285,17 @@ class PDEProblem:
             return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
         return {f"{name}:dirichlet": (u[:, 0] - target).abs()}
 
+    def _flux_gap(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
+        """|sigma - A grad|, per point: the flux equation of the first-order system."""
+        gap: Tensor = (sigma - _apply_matrix(self.diffusion, env, grad)).norm(dim=1)
+        return gap
+
     def _initial_flux(self, points: PointSet, u: Tensor) -> Tensor:
         """|sigma(t0, x) - A(t0, x) grad g(x)|: the flux equation sigma = A grad u at t = t0,
         where u = g, so the flux output is fitted to the initial data's flux directly (as
         the Sobolev term fits grad u to grad g).  heat-2d, seeds 0 / 1: rel L2 5.24e-2 /
         7.76e-2 without it, 4.28e-2 / 3.98e-2 with it (BENCHMARKS.md)."""
-        env = space_env(points.t, points.x)
-        flux = _apply_matrix(self.diffusion, env, points.targets["grad"])
-        gap: Tensor = (u[:, 1:] - flux).norm(dim=1)
-        return gap
+        return self._flux_gap(space_env(points.t, points.x), u[:, 1:], points.targets["grad"])
 
     def equation_value(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
         """F(t, x, u, u_t, grad u) of a first-order problem, signed, at the points (n,)."""
@@ -315,7 +317,6 @@ class PDEProblem:
             xs = slice(1, None) if self.has_time else slice(0, None)
             sigma = u[:, 1:]
             div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
-            flux = sigma - _apply_matrix(self.diffusion, env, grad_u)
             balance = (
                 -div + self.reaction.evaluate(env, u[:, 0]) * u[:, 0] - self.source.evaluate(env, u[:, 0])
             )
@@ -324,7 +325,7 @@ class PDEProblem:
                 balance = balance + (drift * grad_u).sum(1)
             if self.has_time:
                 balance = balance + jac[:, 0, 0]
-            return {"flux": flux.norm(dim=1), "balance": balance.abs()}
+            return {"flux": self._flux_gap(env, sigma, grad_u), "balance": balance.abs()}
         # kolmogorov: regression on the Feynman-Kac targets, weighted by the growth weight
         weight = 1.0 + points.x.norm(dim=1) ** (spec.growth.kappa + 1.0) if spec.growth else 1.0
         return {
