@@ -12,6 +12,8 @@ how tight the bound is).
 
     .venv/bin/python bench/global_estimate.py                  # everything (about 8 minutes)
     .venv/bin/python bench/global_estimate.py --skip-radii     # the promise table only
+    .venv/bin/python bench/global_estimate.py --skip-radii --heat-budget 25000 2e-3
+                                  # also heat-kolmogorov-5d on the 180 s budget of BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -72,21 +74,26 @@ def solve_timed(spec: dict[str, Any]) -> tuple[Model, float]:
     return model, time.perf_counter() - started
 
 
-def promise_table(n: int) -> None:
+def promise_table(n: int, heat_budget: tuple[int, float] | None) -> None:
     print(f"\n## A bound is a promise: {n:,} points, radii log-uniform in [1e-3, 100 R]\n")
     print(
         "| example | solve s | rel L2 | L-inf | grad L-inf | eps value | eps gradient "
         "| max err/bound value | max err/bound gradient | violations |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for path in EXAMPLES:
-        spec = json.loads(path.read_text())
+    runs: list[tuple[str, dict[str, Any]]] = [(path.stem, json.loads(path.read_text())) for path in EXAMPLES]
+    if heat_budget is not None:
+        steps, rate = heat_budget
+        longer = json.loads(HEAT.read_text())
+        longer["training"].update({"steps": steps, "learning_rate": rate})
+        runs.append((f"{HEAT.stem} ({steps} steps, lr {rate:g})", longer))
+    for label, spec in runs:
         model, seconds = solve_timed(spec)
         assert model.errors is not None and model.estimate is not None
         found = check(model, n, seed=7)
         e, est = model.errors, model.estimate
         print(
-            f"| {path.stem} | {seconds:.0f} | {e['rel_l2']:.2e} | {e['linf']:.2e} | {e['grad_linf']:.2e} "
+            f"| {label} | {seconds:.0f} | {e['rel_l2']:.2e} | {e['linf']:.2e} | {e['grad_linf']:.2e} "
             f"| {est['eps_value']:.3g} | {est['eps_gradient']:.3g} | {found['value_ratio']:.3f} "
             f"| {found['gradient_ratio']:.3f} | {found['violations']} |",
             flush=True,
@@ -125,13 +132,20 @@ def main() -> None:
     parser.add_argument("--radii", type=float, nargs="*", default=[2.0, 4.0, 8.0, 16.0])
     parser.add_argument("--skip-radii", action="store_true")
     parser.add_argument("--skip-promise", action="store_true")
+    parser.add_argument(
+        "--heat-budget",
+        nargs=2,
+        metavar=("STEPS", "LR"),
+        help="also solve heat-kolmogorov-5d with this many steps and learning rate (a promise row)",
+    )
     args = parser.parse_args()
     print(
         f"# global estimate: {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; command: .venv/bin/python bench/global_estimate.py"
     )
     if not args.skip_promise:
-        promise_table(args.points)
+        budget = (int(args.heat_budget[0]), float(args.heat_budget[1])) if args.heat_budget else None
+        promise_table(args.points, budget)
     if not args.skip_radii:
         radius_table(args.points, args.radii)
 

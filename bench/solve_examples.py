@@ -8,6 +8,8 @@ the other in this process; eikonal-2d also with seeds 1 and 2.  Errors are measu
 
     python bench/solve_examples.py                       # everything (about 15 minutes)
     python bench/solve_examples.py --only transport-1d --norms sup
+    python bench/solve_examples.py --only heat-kolmogorov-5d --norms sup --steps 25000 \
+        --learning-rate 2e-3 --seeds 0 1 2           # a longer budget than the example's
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="example names (file stems) to run")
     parser.add_argument("--norms", nargs="*", default=["sup", "l2"])
     parser.add_argument("--eikonal-seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="*", type=int, help="seeds for every example (default: its own)")
+    parser.add_argument("--steps", type=int, help="override training.steps (default: as given)")
+    parser.add_argument("--learning-rate", type=float, help="override training.learning_rate")
     args = parser.parse_args()
     print(f"# {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| example | loss | seed | steps | wall s | rel L2 | L-inf | grad L-inf |")
@@ -45,11 +50,16 @@ def main() -> None:
             continue
         base = json.loads(path.read_text())
         seeds = args.eikonal_seeds if path.stem.startswith("eikonal") else [base["training"].get("seed", 0)]
+        seeds = args.seeds if args.seeds else seeds
         for seed in seeds:
             for norm in args.norms:
                 data = json.loads(path.read_text())
                 data["training"]["loss"] = {"norm": norm}
                 data["training"]["seed"] = seed
+                if args.steps is not None:
+                    data["training"]["steps"] = args.steps
+                if args.learning_rate is not None:
+                    data["training"]["learning_rate"] = args.learning_rate
                 spec = JobSpec.model_validate(data)
                 start = time.perf_counter()
                 model = solve(spec)
