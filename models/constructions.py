@@ -10,8 +10,9 @@ depends on c.  Notation: h = 2^-m is the grid of the squaring network.
 * ``square(m)``:   f_m(x) = x - sum_{s=1}^m g_s(x) / 4^s on [0, 1], the interpolant of x^2 on
   the grid h:  sup |f_m - x^2| = h^2 / 4 = 2^(-2m-2),  ess sup |f_m' - 2x| = h = 2^-m (both sharp).
 * ``square_on(M, m)``: M^2 f_m(|x| / M) on [-M, M]: errors M^2 2^(-2m-2) and M 2^-m (sharp).
-* ``product(M, m)``: xy = 2M^2 [f_m(|x+y|/2M) - f_m(|x|/2M) - f_m(|y|/2M)] on [-M, M]^2, exactly 0
-  when x = 0 or y = 0.  Since 0 <= f_m(a) - a^2 <= 2^(-2m-2), the value error is at most
+* ``product(M, m)``: xy = 2M^2 [f_m(|x+y|/2M) - f_m(|x|/2M) - f_m(|y|/2M)] on [-M, M]^2, 0 when
+  x = 0 or y = 0 (exactly in exact arithmetic, to a few ulps of 2M^2 in float64).  Since
+  0 <= f_m(a) - a^2 <= 2^(-2m-2), the value error is at most
   4 M^2 2^(-2m-2) = M^2 2^(-2m) (sharp, at x = y = M h; DESIGN.md's 6 M^2 2^(-2m-2) is the
   triangle-inequality bound); each partial derivative errs by at most 2 M 2^-m, the
   Euclidean gradient by at most 2 sqrt(2) M 2^-m.
@@ -130,8 +131,9 @@ def square_on(bound: float, m: int, relu_prime_at_zero: float = 0.0) -> ReLUNetw
 def product(bound: float, m: int, relu_prime_at_zero: float = 0.0) -> ReLUNetwork:
     """(x, y) -> 2M^2 [f_m(|x+y|/2M) - f_m(|x|/2M) - f_m(|y|/2M)] ~ xy on [-M, M]^2.
 
-    Exactly 0 when x = 0 or y = 0.  ``product_error(M, m)``: value M^2 2^(-2m) (sharp),
-    each partial derivative 2 M 2^-m, Euclidean gradient 2 sqrt(2) M 2^-m.
+    0 when x = 0 or y = 0 in exact arithmetic (in float64 within a few ulps of 2M^2: the
+    cancelling squares round differently by CPU).  ``product_error(M, m)``: value
+    M^2 2^(-2m) (sharp), each partial derivative 2 M 2^-m, Euclidean gradient 2 sqrt(2) M 2^-m.
     """
     _check_positive("M", bound)
     _check_m(m)

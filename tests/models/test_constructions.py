@@ -77,7 +77,11 @@ def test_product_error_bound_and_its_sharpness(bound: float, m: int) -> None:
     with torch.no_grad():
         assert float(net(at)[0, 0] - at[0, 0] * at[0, 1]) == pytest.approx(-promised.value, rel=1e-9)
         axes = torch.tensor([[0.0, 0.3 * bound], [-0.7 * bound, 0.0], [0.0, 0.0]], dtype=F64)
-        assert torch.count_nonzero(net(axes)) == 0  # exactly zero on the axes
+        # 0 on the axes in exact arithmetic; in float64 the cancelling squares round
+        # differently by CPU (exactly 0 on an AMD EPYC, 1.4e-14 = 1 ulp of 2M^2 on an
+        # AVX-512 Xeon for M = 8), within the allowance 128 eps M^2 of solver/estimate.py
+        allowance = 128 * torch.finfo(F64).eps * bound**2
+        assert float(net(axes).abs().max()) <= allowance
 
 
 @pytest.mark.parametrize("alpha", [[2], [3], [1, 1], [2, 1], [1, 2, 1], [0, 3, 0]])
