@@ -46,11 +46,14 @@ class ExactFit(PDEProblem):
     def sample(
         self, interior: int, boundary: int, seed: int, draw: int, method: str = "sobol"
     ) -> dict[str, PointSet]:
-        points = super().sample(interior, boundary, seed, draw, method)["interior"]
+        return {"interior": super().sample(interior, boundary, seed, draw, method)["interior"]}
+
+    def _interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
+        """u* and grad u* in place of the problem's own targets (no Feynman-Kac paths)."""
         exact = self.exact_values(points.inputs())
         assert exact is not None, "ExactFit needs a problem with `exact`"
         points.targets = {"value": exact[0], "grad": exact[1]}
-        return {"interior": points}
+        return points
 
     def residuals(self, name: str, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         return {
