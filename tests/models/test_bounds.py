@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import constructions as C  # noqa: N812
-from models.bounds import enclose, enclose_values
+from models.bounds import enclose, enclose_batch, enclose_values
 
 from .conftest import random_net
 
@@ -116,3 +116,64 @@ def test_batched_value_enclosures_refuse_bad_boxes() -> None:
         enclose_values(net, torch.zeros(3, 3, dtype=F64), torch.ones(3, 3, dtype=F64))
     with pytest.raises(ValueError, match="lower <= upper"):
         enclose_values(net, torch.ones(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    dim=st.integers(1, 3),
+    c=st.sampled_from([0.0, 0.5, 1.0]),
+    activation=st.sampled_from(["relu", "leaky_relu"]),
+)
+def test_batched_enclosures_agree_with_enclose_and_contain_values_and_jacobians(
+    seed: int, dim: int, c: float, activation: str
+) -> None:
+    net = random_net([dim, 12, 9, 2], activation=activation, c=c, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    boxes = 12
+    lower = torch.randn(boxes, dim, dtype=F64, generator=gen)
+    upper = lower + torch.rand(boxes, dim, dtype=F64, generator=gen) * torch.rand(
+        boxes, 1, dtype=F64, generator=gen
+    )
+    upper[0] = lower[0]  # a degenerate box
+    v_lo, v_hi, j_lo, j_hi = enclose_batch(net, lower, upper, chunk=5)  # several chunks
+    assert v_lo.shape == v_hi.shape == (boxes, 2)
+    assert j_lo.shape == j_hi.shape == (boxes, 2, dim)
+    for k in range(boxes):
+        single = enclose(net, lower[k], upper[k])
+        for got, want in (
+            (v_lo[k], single.value_lower),
+            (v_hi[k], single.value_upper),
+            (j_lo[k], single.jacobian_lower),
+            (j_hi[k], single.jacobian_upper),
+        ):
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    x = (
+        lower[:, None, :]
+        + torch.rand(boxes, 300, dim, dtype=F64, generator=gen) * (upper - lower)[:, None, :]
+    )
+    x = torch.minimum(x, upper[:, None, :])  # keep rounding from leaving the box
+    with torch.no_grad():
+        u, jac = net.value_and_jacobian(x.reshape(-1, dim))
+    u, jac = u.reshape(boxes, 300, 2), jac.reshape(boxes, 300, 2, dim)
+    assert torch.all((u >= v_lo[:, None]) & (u <= v_hi[:, None]))
+    assert torch.all((jac >= j_lo[:, None]) & (jac <= j_hi[:, None]))
+
+
+def test_batched_enclosures_chunking_and_refusals() -> None:
+    net = random_net([2, 8, 8, 1], seed=3)
+    lower = torch.rand(10, 2, dtype=F64, generator=torch.Generator().manual_seed(1))
+    upper = lower + 0.1
+    whole = enclose_batch(net, lower, upper)
+    for got, want in zip(enclose_batch(net, lower, upper, chunk=3), whole, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
+    # the value half is enclose_values
+    lo, hi = enclose_values(net, lower, upper)
+    torch.testing.assert_close(whole[0], lo, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(whole[1], hi, rtol=1e-13, atol=1e-13)
+    empty = enclose_batch(net, lower[:0], upper[:0])
+    assert empty[2].shape == (0, 1, 2)
+    with pytest.raises(ValueError, match="shape"):
+        enclose_batch(net, torch.zeros(3, 3, dtype=F64), torch.ones(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="lower <= upper"):
+        enclose_batch(net, torch.ones(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64))
