@@ -52,9 +52,11 @@ def _gamma(n: int, dtype: torch.dtype) -> float:
 def _affine(a: Tensor, b: Tensor | None, mid: Tensor, rad: Tensor) -> tuple[Tensor, Tensor]:
     """Enclosure of A h (+ b) for h in [mid - rad, mid + rad], with rounding slack."""
     center = mid @ a.t() if b is None else mid @ a.t() + b
-    radius = rad @ a.abs().t()
-    magnitude = mid.abs() @ a.abs().t() + radius + (0.0 if b is None else b.abs())
-    radius = radius + _gamma(a.shape[1], a.dtype) * magnitude
+    gamma = _gamma(a.shape[1], a.dtype)
+    # |A| rad + gamma (|A| |mid| + |A| rad + |b|), with the two products merged into one.
+    radius = ((1.0 + gamma) * rad + gamma * mid.abs()) @ a.abs().t()
+    if b is not None:
+        radius = radius + gamma * b.abs()
     return center, radius
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from models import ReLUNetwork, compose, constructions
+from solver.aposteriori import ErrorBound
 
 
 def _null_set_rows() -> list[tuple[str, float, float, float]]:
@@ -134,6 +135,7 @@ def solve_command(spec_path: str, out: str) -> int:
     label = "sample sup" if metrics["loss_norm"] == "sup" else "mean square"
     for term, value in metrics["terms"].items():
         print(f"  residual {term:28s} {label} {value:.3e}")
+    print_bounds(model.bounds)
     if model.errors is None:
         print("no exact solution given: errors not measured")
     else:
@@ -143,6 +145,15 @@ def solve_command(spec_path: str, out: str) -> int:
             f"linf {e['linf']:.3e}, grad_linf {e['grad_linf']:.3e}"
         )
     return 0
+
+
+def print_bounds(bounds: list[ErrorBound]) -> None:
+    """The verdict line, then every bound (docs/error-estimates.md), computed without `exact`."""
+    from solver.aposteriori import verdict
+
+    print(f"verdict: {verdict(bounds)}")
+    for bound in bounds:
+        print(f"  {bound.verdict()}")
 
 
 def plot_command(args: argparse.Namespace) -> int:

@@ -666,8 +666,23 @@ class _ModelView:
 
     @property
     def estimate(self) -> dict[str, Any] | None:
-        """The global estimate of a whole-space problem (DESIGN.md section 5), or None."""
+        """The error estimate computed without ``exact``: ``bounds`` (a list of {quantity, value,
+        kind, confidence, assumptions, how}), ``verdict`` and, on the whole space, the global
+        estimate's fields (docs/error-estimates.md); None for models saved before bounds existed."""
         return cast("dict[str, Any] | None", self.info.get("estimate"))
+
+    @property
+    def bounds(self) -> list[dict[str, Any]]:
+        """``estimate["bounds"]``: each {quantity, value, kind, confidence, assumptions, how}."""
+        estimate = self.estimate or {}
+        return [dict(item) for item in estimate.get("bounds", [])]
+
+    @property
+    def verdict(self) -> str | None:
+        """The one-line summary of the bounds, e.g. ``rms |u - u*| <= 1.2e-02 (certified)``."""
+        estimate = self.estimate or {}
+        found = estimate.get("verdict")
+        return None if found is None else str(found)
 
     def _evaluate(
         self, points: ArrayLike, outputs: Sequence[str] | None, bulk: bool | None

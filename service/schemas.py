@@ -63,7 +63,11 @@ class ModelOut(BaseModel):
     problem: dict[str, Any]
     training: dict[str, Any] = Field(description="steps, seconds, final loss, residual terms, loss history")
     errors: dict[str, Any] | None = Field(description="rel_l2, linf, grad_linf, n_points against `exact`")
-    estimate: dict[str, Any] | None = Field(description="the global error estimate (whole-space problems)")
+    estimate: dict[str, Any] | None = Field(
+        description="error bounds computed without `exact`: `bounds` (a list of {quantity, value, kind, "
+        "confidence, assumptions, how}), `verdict`, and the global estimate's fields on the whole space "
+        "(docs/error-estimates.md)"
+    )
     weights_sha256: str
 
 

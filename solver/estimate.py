@@ -22,15 +22,17 @@ without time, sqrt(C^2 (1 + |x|^kappa)^2 + U^2) with time), for a.e. (t, x), t i
 and b0, b1 <= eps0 (1 + |x|^(kappa+2)), eps1 (1 + |x|^(kappa+2)) with eps computed by
 ``epsilon`` (a rigorous sup over |x| on a geometric grid, using that the envelopes are
 nondecreasing in |x|).  The local errors are sampled maxima (statistical, not certified):
-see ``measure_local_errors``; with at most 4 inputs ``solver.certify`` tries to certify e0
-by interval enclosures on cells and replaces it when it succeeds.
+see ``measure_local_errors``, against independent Monte Carlo references with confidence
+intervals for kolmogorov problems (no ``exact`` needed) or against ``exact``; with the
+latter and at most 4 inputs ``solver.certify`` tries to certify e0 by interval enclosures
+on cells and replaces it when it succeeds.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -40,13 +42,21 @@ from torch import Tensor
 from models import ReLUNetwork, compose, constructions, fan_out, parallel
 from models.bounds import enclose
 from models.calculus import affine
+from solver.aposteriori.bound import CONFIDENCE
+from solver.aposteriori.feynman_kac import error_upper_bounds, events_per_point, references, union_quantile
 from solver.certify import CERTIFY_MAX_INPUTS, ValueCertificate, certify_value_error
 from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
 from solver.growth import gradient_growth, value_growth
 from solver.problems import PDEProblem
+from solver.spec import Kolmogorov
 
-LOCAL_POINTS = 20_000  # uniform validation points in Q
+LOCAL_POINTS = 20_000  # uniform validation points in Q (reference "exact")
 RADIAL_POINTS = 10_000  # points with log-uniform radius in [1e-3 R, R]: every scale of |x|
+# Reference "monte_carlo" (kolmogorov): each point costs ESTIMATE_PATHS simulated paths and
+# (CV_STEPS - 1) network derivatives per path, so far fewer points.
+MC_LOCAL_POINTS = 512
+MC_RADIAL_POINTS = 256
+ESTIMATE_PATHS = 64
 REFINE_ROUNDS = 3  # local search around the worst 1 % at shrinking scales
 SAFETY = 2.0  # statistical margin on the sampled maxima (they are not certified sups)
 PRODUCT_TOLERANCE = 1e-9  # delta1 target; m follows
@@ -81,6 +91,9 @@ class GlobalEstimate:
     local_points: int
     how_measured: str
     formula: str
+    # what the local errors were measured against: "monte_carlo" (independent Feynman-Kac
+    # references with confidence intervals, kolmogorov) or "exact" (the spec's solution)
+    reference: str = "exact"
     # solver.certify: a certified bound of sup_Q |u - R Phi| / omega (given the growth data),
     # for at most CERTIFY_MAX_INPUTS inputs; value_certified: it reached SAFETY x the sampled
     # maximum within the cell budget, and e0 is that certified bound.
@@ -102,13 +115,27 @@ class GlobalEstimate:
 
 
 # ---------------------------------------------------------------------- the local errors
-def _validation_box_points(problem: PDEProblem, seed: int) -> Tensor:
+ReferenceKind = Literal["monte_carlo", "exact"]
+
+
+@dataclass(frozen=True)
+class LocalErrors:
+    """Sampled maxima of the weighted local errors (before SAFETY) and how they were made."""
+
+    value: float  # max |u - R Phi| / omega (an upper confidence figure for "monte_carlo")
+    gradient: float  # max |Du - D Phi| / omega
+    points: int
+    reference: ReferenceKind
+    how: str
+
+
+def _validation_box_points(problem: PDEProblem, seed: int, n_uniform: int, n_radial: int) -> Tensor:
     gen = torch.Generator().manual_seed(derived_seed(seed, "global-estimate"))
     d, radius = problem.d, problem.region.radius
-    uniform = problem.region.lower + torch.rand(LOCAL_POINTS, d, dtype=DTYPE, generator=gen) * 2 * radius
-    direction = torch.randn(RADIAL_POINTS, d, dtype=DTYPE, generator=gen)
+    uniform = problem.region.lower + torch.rand(n_uniform, d, dtype=DTYPE, generator=gen) * 2 * radius
+    direction = torch.randn(n_radial, d, dtype=DTYPE, generator=gen)
     direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    log_r = torch.rand(RADIAL_POINTS, 1, dtype=DTYPE, generator=gen) * math.log(1e3)
+    log_r = torch.rand(n_radial, 1, dtype=DTYPE, generator=gen) * math.log(1e3)
     radial = direction * radius * torch.exp(log_r - math.log(1e3))
     x = torch.cat([uniform, radial])
     if problem.slab is None:
@@ -122,18 +149,22 @@ def error_weight(kappa: float, r: Tensor) -> Tensor:
     return 1.0 + r ** (kappa + 1.0)
 
 
-def _errors(network: ReLUNetwork, problem: PDEProblem, inputs: Tensor) -> tuple[Tensor, Tensor]:
-    """|u - R Phi| / omega and |Du - D Phi| / omega at the inputs."""
+def _weight(problem: PDEProblem, inputs: Tensor) -> Tensor:
     growth = problem.spec.growth
     kappa = growth.kappa if growth is not None else 0.0
     space = inputs[:, 1:] if problem.slab is not None else inputs
-    omega = error_weight(kappa, space.norm(dim=1))
+    return error_weight(kappa, space.norm(dim=1))
+
+
+def _errors(network: ReLUNetwork, problem: PDEProblem, inputs: Tensor) -> tuple[Tensor, Tensor]:
+    """|u - R Phi| / omega and |Du - D Phi| / omega at the inputs, against ``exact``."""
     exact = problem.exact_values(inputs)
     if exact is None:
-        raise ValueError("the global estimate needs `exact`")
+        raise ValueError("measuring the local errors against `exact` needs `exact` in the spec")
     u_star, g_star = exact
     with torch.no_grad():
         u, jac = network.value_and_jacobian(inputs)
+    omega = _weight(problem, inputs)
     return (u[:, 0] - u_star).abs() / omega, (jac[:, 0, :] - g_star).norm(dim=1) / omega
 
 
@@ -142,26 +173,85 @@ def _clamp_to_box(problem: PDEProblem, inputs: Tensor) -> Tensor:
     return torch.maximum(torch.minimum(inputs, hi), lo)
 
 
-def measure_local_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> tuple[float, float, int]:
-    """Sampled sup_Q |u - R Phi| / omega and sup_Q |Du - D Phi| / omega over LOCAL_POINTS
-    uniform points, RADIAL_POINTS at every radius scale and a local search around the worst 1 %."""
-    inputs = _validation_box_points(problem, seed)
-    e0, e1 = _errors(network, problem, inputs)
+def default_reference(problem: PDEProblem) -> ReferenceKind:
+    """ "monte_carlo" for kolmogorov problems (no `exact` needed), else "exact"."""
+    return "monte_carlo" if isinstance(problem.spec, Kolmogorov) else "exact"
+
+
+def measure_local_errors(
+    network: ReLUNetwork, problem: PDEProblem, seed: int, reference: ReferenceKind | None = None
+) -> LocalErrors:
+    """Sampled sup_Q |u - R Phi| / omega and sup_Q |Du - D Phi| / omega: uniform points of Q,
+    points at every radius scale and three rounds of local search around the worst 1 %.
+
+    ``reference`` (default ``default_reference``): "exact" measures against the spec's
+    solution (tests and benchmarks).  "monte_carlo" (kolmogorov only; ``exact`` is never read)
+    replaces u, Du at each of the n points by independent Feynman-Kac references ubar, gbar
+    with standard errors (``solver.aposteriori.feynman_kac``, control variate Phi) and takes
+    the per-point upper confidence figures
+
+        |u - R Phi| <= |R Phi - ubar| + z se,    |Du - D Phi| <= |D Phi - gbar| + z |se_g|,
+
+    z = z_(1 - delta / (2 n (2 + d))) (a union bound over the n points and the 2 + d
+    two-sided statements per point; delta = 1 - CONFIDENCE).  The points are fixed in
+    advance (the probes of every round counted), so the union bound covers them all."""
+    kind = reference if reference is not None else default_reference(problem)
+    if kind not in ("monte_carlo", "exact"):
+        raise ValueError(f"reference must be 'monte_carlo' or 'exact', got {kind!r}")
+    monte_carlo = kind == "monte_carlo"
+    n_uniform, n_radial = (
+        (MC_LOCAL_POINTS, MC_RADIAL_POINTS) if monte_carlo else (LOCAL_POINTS, RADIAL_POINTS)
+    )
+    inputs = _validation_box_points(problem, seed, n_uniform, n_radial)
+    keep = max(1, inputs.shape[0] // 100)
+    total = inputs.shape[0] + REFINE_ROUNDS * 2 * keep
+    delta = 1.0 - CONFIDENCE
+    z = union_quantile(delta, total * events_per_point(problem)) if monte_carlo else 0.0
+    described: list[str] = []
+
+    def errors(points: Tensor, purpose: str) -> tuple[Tensor, Tensor]:
+        if not monte_carlo:
+            return _errors(network, problem, points)
+        ref = references(problem, points, seed, network=network, paths=ESTIMATE_PATHS, purpose=purpose)
+        if not described:
+            described.append(ref.describe())
+        value, gradient = error_upper_bounds(network, points, ref, z)
+        omega = _weight(problem, points)
+        return value / omega, gradient / omega
+
+    e0, e1 = errors(inputs, "global-estimate")
     worst_value, worst_grad = float(e0.max()), float(e1.max())
     gen = torch.Generator().manual_seed(derived_seed(seed, "global-estimate-refine"))
     count = inputs.shape[0]
-    keep = max(1, inputs.shape[0] // 100)
     for round_index in range(REFINE_ROUNDS):
         scale = problem.input_half * 0.05 / 4**round_index
-        for errors in (e0, e1):
-            centers = inputs[errors.topk(keep).indices]
+        for which, errs in enumerate((e0, e1)):
+            centers = inputs[errs.topk(keep).indices]
             probes = _clamp_to_box(
                 problem, centers + torch.randn(centers.shape, dtype=DTYPE, generator=gen) * scale
             )
-            v, g = _errors(network, problem, probes)
+            v, g = errors(probes, f"global-estimate-refine-{round_index}-{which}")
             worst_value, worst_grad = max(worst_value, float(v.max())), max(worst_grad, float(g.max()))
             count += probes.shape[0]
-    return worst_value, worst_grad, count
+    where = (
+        f"over {count} points of the padded box Q = [t0, T] x [-R', R']^d ({n_uniform} uniform, "
+        f"{n_radial} with log-uniform radius in [1e-3 R', R'], the rest a local search around the worst 1 %)"
+    )
+    if monte_carlo:
+        how = (
+            "the largest upper confidence figure (|R Phi - ubar| + z se) / omega and "
+            f"(|D Phi - gbar| + z |se|) / omega, omega = 1 + |x|^(kappa+1), {where}, against "
+            f"independent Monte Carlo references ubar, gbar ({described[0]}), z = {z:.3f} "
+            f"(delta = {delta:g} over {count} points x {events_per_point(problem)} statements, union "
+            "bound; the normal approximation of each mean is assumed), times "
+            f"{SAFETY}; `exact` not used"
+        )
+    else:
+        how = (
+            f"the largest |u - R Phi| / omega and |Du - D Phi| / omega against `exact`, {where}, "
+            f"times {SAFETY}"
+        )
+    return LocalErrors(worst_value, worst_grad, count, kind, how)
 
 
 # ---------------------------------------------------------------------- the global network
@@ -298,14 +388,10 @@ FORMULA = (
 )
 
 
-def _how_measured(count: int, certificate: ValueCertificate | None) -> str:
-    sampled = (
-        "the largest |u - R Phi| / omega and |Du - D Phi| / omega, "
-        f"omega = 1 + |x|^(kappa+1), over {count} points of the padded box "
-        f"Q = [t0, T] x [-R', R']^d ({LOCAL_POINTS} uniform, {RADIAL_POINTS} with log-uniform radius "
-        f"in [1e-3 R', R'], the rest a local search around the worst 1 %), times {SAFETY}"
-    )
-    if certificate is None:
+def _how_measured(local: LocalErrors, certificate: ValueCertificate | None) -> str:
+    if local.reference != "exact":
+        value = "e0 not certified (the cell certificate needs u at the cell centres from `exact`)"
+    elif certificate is None:
         value = f"not certified (more than {CERTIFY_MAX_INPUTS} inputs)"
     elif certificate.reached:
         value = (
@@ -318,15 +404,20 @@ def _how_measured(count: int, certificate: ValueCertificate | None) -> str:
             f"{certificate.bound:.4g}, above the statistical {certificate.target:.4g}"
         )
     return (
-        f"statistical: {sampled}; {value}; e1 statistical; "
+        f"statistical: {local.how}; {value}; e1 statistical; "
         "M from a certified interval enclosure of R Phi over Q"
     )
 
 
 def build_global_model(
-    phi: ReLUNetwork, problem: PDEProblem, seed: int
+    phi: ReLUNetwork, problem: PDEProblem, seed: int, reference: ReferenceKind | None = None
 ) -> tuple[ReLUNetwork, GlobalEstimate]:
-    """Psi and its estimate for a whole-space problem with ``exact`` and growth data."""
+    """Psi and its estimate for a whole-space problem with growth data.
+
+    The local errors are measured against ``reference`` (``measure_local_errors``; default:
+    Monte Carlo references for kolmogorov problems, which need no ``exact``, and ``exact``
+    for first-order problems, which have no other).  e0 is certified by cells
+    (``solver.certify``) only against ``exact``: a Monte Carlo u(c) certifies nothing."""
     growth = problem.spec.growth
     if growth is None:
         raise ValueError("a whole_space problem needs growth data")
@@ -339,9 +430,11 @@ def build_global_model(
     plateau = train_box / (1.0 + WHOLE_SPACE_MARGIN)  # B = R: Psi ~ Phi on (-R, R)^d
     width = train_box - plateau  # w = margin R
     radius = plateau
-    sampled0, sampled1, count = measure_local_errors(phi, problem, seed)
+    local = measure_local_errors(phi, problem, seed, reference)
+    sampled0, sampled1, count = local.value, local.gradient, local.points
     e0, e1 = SAFETY * sampled0, SAFETY * sampled1
-    certificate = certify_value_error(phi, problem, e0) if problem.n_inputs <= CERTIFY_MAX_INPUTS else None
+    certifiable = local.reference == "exact" and problem.n_inputs <= CERTIFY_MAX_INPUTS
+    certificate = certify_value_error(phi, problem, e0) if certifiable else None
     if certificate is not None and certificate.reached:
         e0 = certificate.bound  # certified, and no larger than the statistical figure
     bound = product_size(phi, problem)
@@ -377,8 +470,9 @@ def build_global_model(
         eps_value=eps0,
         eps_gradient=eps1,
         local_points=count,
-        how_measured=_how_measured(count, certificate),
+        how_measured=_how_measured(local, certificate),
         formula=FORMULA,
+        reference=local.reference,
         certified_value_error=certificate.bound if certificate is not None else None,
         certified_cells=certificate.cells if certificate is not None else 0,
         value_certified=certificate is not None and certificate.reached,

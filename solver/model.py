@@ -28,8 +28,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from models import ReLUNetwork
+from solver.aposteriori import ErrorBound
 from solver.estimate import GlobalEstimate, pointwise_bounds
-from solver.spec import JobSpec
+from solver.spec import BallDomain, BoxDomain, JobSpec
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -111,9 +112,56 @@ class Model:
         value = torch.cat(values).numpy() if values else np.zeros(0)
         gradient = torch.cat(gradients).numpy() if gradients else np.zeros((0, self.n_inputs))
         bound = gradient_bound = None
-        if self.estimate is not None:
-            bound, gradient_bound = pointwise_bounds(GlobalEstimate.from_json(self.estimate), array)
+        if self.global_estimate is not None:
+            bound, gradient_bound = pointwise_bounds(self.global_estimate, array)
+        elif self.estimate is not None:
+            bound, gradient_bound = self._constant_bounds(array)
         return Evaluation(value, gradient, bound, gradient_bound)
+
+    @property
+    def bounds(self) -> list[ErrorBound]:
+        """The a-posteriori error bounds of the estimate (docs/error-estimates.md), or []."""
+        if self.estimate is None:
+            return []
+        return [ErrorBound.from_json(item) for item in self.estimate.get("bounds", [])]
+
+    @property
+    def global_estimate(self) -> GlobalEstimate | None:
+        """The whole-space global estimate (docs/global-estimate.md), or None."""
+        if self.estimate is None or "eps_value" not in self.estimate:
+            return None
+        return GlobalEstimate.from_json(self.estimate)
+
+    def _constant_bounds(
+        self, array: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
+        """A certified or statistical sup bound holds at every point of the domain (x slab):
+        that constant there, +inf (no promise) elsewhere; None where there is no such bound."""
+        inside = self.inside(array)
+        found: list[NDArray[np.float64] | None] = []
+        for quantity in ("max_abs_error", "max_gradient_error"):
+            values = [b.value for b in self.bounds if b.quantity == quantity and b.kind != "indicator"]
+            found.append(None if not values else np.where(inside, min(values), np.inf))
+        return found[0], found[1]
+
+    def inside(self, array: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each point lies in the closed domain and time slab."""
+        problem = self.spec.problem
+        ok = np.ones(array.shape[0], dtype=bool)
+        x = array
+        if problem.time is not None:
+            t = array[:, 0]
+            ok &= (t >= problem.time.start) & (t <= problem.time.end)
+            x = array[:, 1:]
+        domain = problem.domain
+        if isinstance(domain, BoxDomain):
+            ok &= ((x >= np.asarray(domain.box.lower)) & (x <= np.asarray(domain.box.upper))).all(1)
+        elif isinstance(domain, BallDomain):
+            ok &= np.linalg.norm(x - np.asarray(domain.ball.center), axis=1) <= domain.ball.radius
+        else:
+            radius = domain.whole_space.train_radius
+            ok &= (np.abs(x) <= radius).all(1)
+        return ok
 
     # ------------------------------------------------------------------ persistence
     def manifest(self, weights_sha256: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from solver.estimate import GlobalEstimate, pointwise_bounds
+from solver.estimate import pointwise_bounds
 from solver.model import Model
 from solver.problems import PDEProblem
 from solver.spec import BallDomain, BoxDomain, WholeSpaceDomain
@@ -365,13 +365,13 @@ def plot_bound(
     resolution: int = RAY_POINTS,
 ) -> bytes:
     """Whole space: the promised bounds against the true errors along the ray x = r e."""
-    if model.estimate is None:
+    if model.global_estimate is None:
         why = model.metrics.get("estimate_unavailable")
         raise PlotError(
             "kind=bound needs a whole-space model with a global estimate"
             + (f" (this model has none: {why})" if why else "")
         )
-    estimate = GlobalEstimate.from_json(model.estimate)
+    estimate = model.global_estimate
     d = estimate.dimension
     e = np.ones(d) if direction is None else np.asarray(direction, dtype=np.float64)
     if e.shape != (d,):

@@ -275,7 +275,21 @@ async function loadModel(modelId) {
   } else {
     add("errors", "no `exact` in the spec");
   }
-  if (model.estimate) {
+  const symbols = {
+    max_abs_error: "max |u - u*|",
+    rms_error: "rms |u - u*|",
+    max_gradient_error: "max |Du - Du*|",
+    rms_gradient_error: "rms |grad u - grad u*|",
+  };
+  const bounds = (model.estimate && model.estimate.bounds) || [];
+  if (model.estimate && model.estimate.verdict) add("verdict (no exact used)", model.estimate.verdict);
+  for (const b of bounds) {
+    const value = b.value === null ? "inf" : Number(b.value).toExponential(2);
+    const trust = b.kind === "statistical" ? `statistical, ${100 * b.confidence}%` : b.kind;
+    add(`${symbols[b.quantity] || b.quantity} <=`, `${value} (${trust}): ${b.how}`);
+  }
+  const global = model.estimate && model.estimate.eps_value !== undefined;
+  if (global) {
     const e = model.estimate;
     add("global bound", `|u - R Psi| <= ${Number(e.eps).toExponential(3)} (1 + |x|^${e.kappa + 2})`);
     add("R, ramp width", `${e.train_radius}, ${e.ramp_width}`);
@@ -284,7 +298,7 @@ async function loadModel(modelId) {
   }
   const kinds = ["solution", "loss"];
   if (model.errors) kinds.splice(1, 0, "error", "gradient_error");
-  if (model.estimate) kinds.push("bound");
+  if (global) kinds.push("bound");
   fillSelect($("plot-kind"), kinds, "solution");
   const space = model.inputs.filter((n) => n !== "t");
   fillSelect($("plot-x"), model.inputs, space[0]);

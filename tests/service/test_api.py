@@ -266,7 +266,9 @@ def test_model_document(client: TestClient, model_id: str, data_dir: Path) -> No
     info = client.get(f"/v1/models/{model_id}", headers=ALICE).json()
     local = load_model(data_dir / "models" / "alice" / model_id)
     assert info["inputs"] == ["t", "x0"]
-    assert info["errors"] == local.errors and info["estimate"] is None
+    assert info["errors"] == local.errors and info["estimate"] == local.estimate
+    kinds = {(b["quantity"], b["kind"]) for b in info["estimate"]["bounds"]}
+    assert ("rms_error", "statistical") in kinds and info["estimate"]["verdict"]
     assert info["problem"] == local.spec.problem.model_dump(mode="json")
     assert info["training"]["steps"] == 30
 
@@ -278,8 +280,9 @@ def test_evaluate_equals_the_in_process_model(client: TestClient, model_id: str,
     body = client.post(
         f"/v1/models/{model_id}/evaluate", json={"points": points.tolist()}, headers=ALICE
     ).json()
-    assert set(body) == {"value", "gradient"}
+    assert set(body) == {"value", "gradient", "bound"}  # bound: the model has a certified sup bound
     np.testing.assert_array_equal(np.array(body["value"]), expected.value)
+    np.testing.assert_array_equal(np.array(body["bound"]), expected.bound)
     np.testing.assert_array_equal(np.array(body["gradient"]), expected.gradient)
 
     buffer = io.BytesIO()
@@ -292,18 +295,28 @@ def test_evaluate_equals_the_in_process_model(client: TestClient, model_id: str,
     )
     assert response.headers["content-type"] == "application/x-npz"
     arrays = np.load(io.BytesIO(response.content), allow_pickle=False)
-    assert sorted(arrays.files) == ["gradient", "value"]  # no bound for a box problem
+    # the certified sup bound of linear transport, at every point of the domain
+    assert sorted(arrays.files) == ["bound", "gradient", "value"] and expected.bound is not None
+    np.testing.assert_array_equal(arrays["bound"], expected.bound)
     np.testing.assert_array_equal(arrays["value"], expected.value)
     np.testing.assert_array_equal(arrays["gradient"], expected.gradient)
 
 
-def test_outputs_select_and_bounds_are_null_for_box_problems(client: TestClient, model_id: str) -> None:
+def test_outputs_select_and_a_box_bound_holds_inside_only(client: TestClient, model_id: str) -> None:
+    info = client.get(f"/v1/models/{model_id}", headers=ALICE).json()
+    (certified,) = [
+        b["value"]
+        for b in info["estimate"]["bounds"]
+        if b["quantity"] == "max_abs_error" and b["kind"] == "certified"
+    ]
     body = client.post(
         f"/v1/models/{model_id}/evaluate",
-        json={"points": [[0.5, 1.0]], "outputs": ["value", "bound", "gradient_bound"]},
+        json={"points": [[0.5, 1.0], [2.0, 1.0]], "outputs": ["value", "bound", "gradient_bound"]},
         headers=ALICE,
     ).json()
-    assert body == {"value": body["value"], "bound": None, "gradient_bound": None}
+    # inside the slab the certified sup bound; at t = 2 (outside [0, 1]) no promise (null);
+    # the gradient has no certified bound for transport, so gradient_bound is null
+    assert body == {"value": body["value"], "bound": [certified, None], "gradient_bound": None}
 
 
 def test_artifact_is_the_verified_weights(client: TestClient, model_id: str) -> None:

@@ -45,7 +45,11 @@ def test_solve_command_trains_saves_and_prints_errors(tmp_path, capsys) -> None:
     assert main(["solve", str(path), "--out", str(tmp_path / "model")]) == 0
     out = capsys.readouterr().out
     assert "rel_l2" in out and "model saved to" in out
-    assert load_model(tmp_path / "model").errors is not None
+    model = load_model(tmp_path / "model")
+    assert model.errors is not None
+    # the bounds, computed without `exact`: a verdict line, then one line per bound
+    assert f"verdict: {model.estimate['verdict']}" in out  # type: ignore[index]
+    assert all(bound.verdict() in out for bound in model.bounds) and model.bounds
 
 
 def test_solve_command_reports_a_bad_spec(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

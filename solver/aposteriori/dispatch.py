@@ -1,0 +1,46 @@
+"""Choose the estimator of a problem's kind (one module per kind)."""
+
+from __future__ import annotations
+
+from models import ReLUNetwork
+from solver.aposteriori.bound import ErrorBound
+from solver.problems import PDEProblem
+from solver.spec import DivergenceForm, FirstOrder, Kolmogorov
+
+
+def error_bounds(
+    network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float = 1.0
+) -> list[ErrorBound]:
+    """The bounds of ``network`` (physical coordinates, float64; outputs (u, sigma) for a
+    divergence-form problem) as a solution of ``problem``; never reads ``exact``.
+
+    ``effort`` in (0, 1] scales the work of the certificates and Monte Carlo references
+    (cells examined, reference points), so that a short training gets a proportionally
+    cheaper estimate (``effort_of``); the bounds hold at every effort, a smaller one is
+    only looser."""
+    if not 0.0 < effort <= 1.0:
+        raise ValueError(f"effort must lie in (0, 1], got {effort}")
+    spec = problem.spec
+    if isinstance(spec, FirstOrder):
+        from solver.aposteriori import hamilton_jacobi, transport
+
+        if transport.applies(problem):
+            return transport.bounds(network, problem, seed, effort)
+        return hamilton_jacobi.bounds(network, problem, seed)
+    if isinstance(spec, DivergenceForm):
+        from solver.aposteriori import energy
+
+        return energy.bounds(network, problem, seed, effort)
+    assert isinstance(spec, Kolmogorov)
+    from solver.aposteriori import kolmogorov
+
+    return kolmogorov.bounds(network, problem, seed, effort)
+
+
+FULL_EFFORT_STEPS = 3000  # trainings at least this long get the full estimate
+
+
+def effort_of(steps: int) -> float:
+    """The estimate's effort for a training of ``steps`` optimizer steps: steps / 3000, in
+    [1/32, 1] (the examples train 3000-5000 steps and get the full estimate)."""
+    return min(1.0, max(1.0 / 32.0, steps / FULL_EFFORT_STEPS))

@@ -1,0 +1,146 @@
+"""Divergence-form bounds (solver/aposteriori/energy.py): Repin's majorant without `exact`.
+
+The bounds are computed from the network and the data alone, then checked against the true
+errors measured with `exact` on fresh points; a deliberately spoiled network shows that the
+bound is no blanket figure (its true error exceeds the good network's bound), and the bound
+recomputed for the spoiled network holds again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from models.calculus import affine
+from solver import JobSpec, solve
+from solver.aposteriori import ErrorBound, error_bounds
+from solver.aposteriori.energy import friedrichs_constant
+from solver.model import Model
+from solver.problems import PDEProblem
+from solver.spec import DivergenceForm
+
+from .examples import EXAMPLES
+
+
+def _spec(name: str, steps: int) -> JobSpec:
+    spec: dict[str, Any] = json.loads(next(p for p in EXAMPLES if p.stem == name).read_text())
+    spec["network"]["hidden"] = [24, 24]
+    spec["training"]["steps"] = steps
+    return JobSpec.model_validate(spec)
+
+
+def _true_rms(network: Any, problem: PDEProblem) -> tuple[float, float]:
+    """rms |u - u*| and rms |grad_x u - grad_x u*| on 50,000 fresh points (with `exact`)."""
+    x = problem.validation_inputs(50_000, seed=11)
+    exact = problem.exact_values(x)
+    assert exact is not None
+    with torch.no_grad():
+        u, jac = network.value_and_jacobian(x)
+    space = slice(1, None) if problem.has_time else slice(0, None)
+    value = float(((u[:, 0] - exact[0]) ** 2).mean().sqrt())
+    gradient = float(((jac[:, 0, space] - exact[1][:, space]) ** 2).sum(1).mean().sqrt())
+    return value, gradient
+
+
+def _by_quantity(bounds: list[ErrorBound]) -> dict[str, ErrorBound]:
+    return {b.quantity: b for b in bounds}
+
+
+@pytest.fixture(scope="module", params=["poisson-2d", "heat-2d"])
+def model(request: pytest.FixtureRequest) -> Model:
+    return solve(_spec(request.param, 250))
+
+
+def test_the_rms_bounds_hold_without_exact(model: Model) -> None:
+    problem = PDEProblem(model.spec.problem)
+    problem.exact = None  # the bounds must not need it
+    bounds = _by_quantity(error_bounds(model.network, problem, seed=0))
+    truth = PDEProblem(model.spec.problem)
+    value, gradient = _true_rms(model.network, truth)
+    assert bounds["rms_error"].kind == "statistical"
+    assert bounds["rms_error"].value >= value
+    assert bounds["rms_gradient_error"].value >= gradient
+    assert bounds["max_abs_error"].kind == "indicator"
+
+
+def test_a_spoiled_network_breaks_the_good_bound(model: Model) -> None:
+    problem = PDEProblem(model.spec.problem)
+    good = _by_quantity(error_bounds(model.network, problem, seed=0))
+    spoiled = model.network.to(torch.float64)
+    layers = [(a.clone(), b.clone()) for a, b in spoiled.layers]
+    layers[-1][1][0] += 2.0  # u + 2 everywhere: no longer the data on the boundary
+    bad = type(spoiled)(layers, spoiled.act.name, spoiled.negative_slope, spoiled.act.c)
+    value, _ = _true_rms(bad, problem)
+    assert value > good["rms_error"].value
+    again = _by_quantity(error_bounds(bad, problem, seed=0))
+    assert again["rms_error"].value >= value
+
+
+def test_an_exact_pair_has_a_zero_bound() -> None:
+    """u = 1 + x + 2y with flux (1, 2) solves -div grad u = 0, u = data: every integrand is 0."""
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "domain": {"box": {"lower": [0.0, 0.0], "upper": [1.0, 2.0]}},
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "1 + x + 2*y"}],
+            }
+        }
+    )
+    a = torch.tensor([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    b = torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)
+    network = affine(a, b)
+    problem = PDEProblem(spec.problem)
+    assert isinstance(problem.spec, DivergenceForm)
+    bounds = _by_quantity(error_bounds(network, problem, seed=0))
+    assert bounds["rms_error"].value < 1e-10
+    assert bounds["rms_gradient_error"].value < 1e-10
+
+
+def test_friedrichs_constants() -> None:
+    square = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "domain": {"box": {"lower": [0, 0], "upper": [1, 1]}},
+            }
+        }
+    )
+    assert friedrichs_constant(PDEProblem(square.problem)) == pytest.approx(1 / (math.pi * math.sqrt(2)))
+    disk = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "domain": {"ball": {"center": [0, 0], "radius": 2}},
+            }
+        }
+    )
+    assert friedrichs_constant(PDEProblem(disk.problem)) == pytest.approx(2 / 2.404825557695773)
+
+
+def test_a_neumann_part_gives_indicators_only() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 1,
+                "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+                "source": "1",
+                "conditions": [
+                    {"type": "dirichlet", "on": "x0=lower", "value": "0"},
+                    {"type": "neumann", "on": "x0=upper", "value": "0"},
+                ],
+            }
+        }
+    )
+    network = affine(torch.zeros(2, 1, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    bounds = error_bounds(network, PDEProblem(spec.problem), seed=0)
+    assert {b.kind for b in bounds} == {"indicator"}
+    assert all("Neumann" in b.how for b in bounds)
