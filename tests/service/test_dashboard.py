@@ -100,6 +100,9 @@ def test_submit_watch_and_look_in_a_real_browser(server: LiveServer, tmp_path: P
             # the model: errors, the solution plot and the loss curve are shown
             expect(page.locator("#model")).to_be_visible(timeout=30_000)
             expect(page.locator("#model-facts")).to_contain_text("rel L2 error")
+            # the error bounds computed without `exact`: the verdict and one row per bound
+            expect(page.locator("#model-facts")).to_contain_text("verdict (no exact used)")
+            expect(page.locator("#model-facts")).to_contain_text("rms |u - u*| <=")
             for image in ("#model-plot", "#loss-plot"):
                 for _ in range(300):
                     if page.locator(image).evaluate("img => img.complete && img.naturalWidth") > 0:
