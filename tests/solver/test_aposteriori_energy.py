@@ -144,3 +144,51 @@ def test_a_neumann_part_gives_indicators_only() -> None:
     bounds = error_bounds(network, PDEProblem(spec.problem), seed=0)
     assert {b.kind for b in bounds} == {"indicator"}
     assert all("Neumann" in b.how for b in bounds)
+
+
+def test_the_lift_has_the_trace_m_and_the_gradient_of_its_formula() -> None:
+    """e_b = m(pi(x)) psi(s(x)): equal to m = g - u_h on the boundary, 0 in the core, and its
+    gradient formula (energy_shell.lift_at) agrees with central differences of e_b."""
+    from solver.aposteriori import energy_shell
+    from solver.aposteriori.energy import dirichlet_everywhere
+
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 2,
+                "domain": {"box": {"lower": [0.0, -1.0], "upper": [2.0, 1.0]}},
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "sin(x)*y + x"}],
+            }
+        }
+    )
+    problem = PDEProblem(spec.problem)
+    parts = dirichlet_everywhere(problem)
+    a = torch.tensor([[0.3, -0.7], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    network = affine(a, torch.tensor([0.1, 0.0, 0.0], dtype=torch.float64))
+    width = 0.3
+    gen = torch.Generator().manual_seed(5)
+    x = energy_shell._shell_points(problem, 400, width, gen)
+    s, _, _ = energy_shell._gauge(problem, x)
+    ratios = (
+        ((x - problem.region.center).abs() / ((problem.region.upper - problem.region.lower) / 2))
+        .sort(1)
+        .values
+    )
+    x = x[(ratios[:, -1] - ratios[:, -2] > 1e-2) & (s > 1 - width + 1e-2)]  # off the corner diagonals
+    _, grad, _ = energy_shell.lift_at(network, problem, parts, None, x, width)
+    step = 1e-6
+    for i in range(2):
+        shift = torch.zeros_like(x)
+        shift[:, i] = step
+        up = energy_shell.lift_at(network, problem, parts, None, x + shift, width)[0]
+        down = energy_shell.lift_at(network, problem, parts, None, x - shift, width)[0]
+        torch.testing.assert_close(grad[:, i], (up - down) / (2 * step), rtol=1e-5, atol=1e-6)
+    # on the boundary e_b = g - u_h; in the core e_b = 0
+    edge = torch.tensor([[2.0, 0.3], [0.5, -1.0]], dtype=torch.float64)
+    on_edge = energy_shell.lift_at(network, problem, parts, None, edge, width)[0]
+    g = torch.sin(edge[:, 0]) * edge[:, 1] + edge[:, 0]
+    u = edge @ a[0] + 0.1
+    torch.testing.assert_close(on_edge, g - u)
+    core = torch.tensor([[1.0, 0.0], [1.5, 0.5]], dtype=torch.float64)
+    assert energy_shell.lift_at(network, problem, parts, None, core, width)[0].abs().max() == 0
