@@ -4,9 +4,11 @@
 the null-set examples of DESIGN.md section 2 (D Phi against torch autograd), the exact chain
 rule at kinks, and the error of each exact construction against its formula.
 
-``relupde solve SPEC.json --out DIR`` trains a job in this process (progress bar on a
-terminal), saves the model folder and prints the residuals and the errors against
-``exact``.  ``relupde serve`` runs the REST API with its job store and worker cluster;
+``relupde solve SPEC.json --out DIR [--set PATH=VALUE ...]`` trains a job in this process
+(progress bar on a terminal), saves the model folder and prints the error bounds (computed
+without ``exact``), the residuals and the errors against ``exact``; ``relupde validate
+SPEC.json [--set ...]`` checks a spec without training it (``service.spec_file``).
+``relupde serve`` runs the REST API with its job store and worker cluster;
 ``relupde worker`` runs a worker for an external Dask scheduler (``service.server``).
 ``relupde plot MODEL_DIR --out FILE.png`` draws a model (solver.plots) without a server.
 """
@@ -112,21 +114,28 @@ def check() -> int:
     return 1 if failed else 0
 
 
-def solve_command(spec_path: str, out: str) -> int:
-    """Train a job spec in this process, save the model folder, print the errors."""
-    from pydantic import ValidationError
-
-    from solver import JobSpec, solve
+def validate_command(spec_path: str, overrides: list[str]) -> int:
+    """Check a job spec (with its overrides) without training it."""
+    from service.spec_file import SpecFileError, load_spec, summary
 
     try:
-        text = Path(spec_path).read_text()
-    except OSError as exc:
-        print(f"relupde solve: cannot read {spec_path}: {exc.strerror}", file=sys.stderr)
+        spec = load_spec(spec_path, overrides)
+    except SpecFileError as exc:
+        print(f"relupde validate: {exc}", file=sys.stderr)
         return 2
+    print(f"{spec_path}: a valid job spec ({summary(spec)})")
+    return 0
+
+
+def solve_command(spec_path: str, out: str, overrides: list[str] | None = None) -> int:
+    """Train a job spec in this process, save the model folder, print the errors."""
+    from service.spec_file import SpecFileError, load_spec
+    from solver import solve
+
     try:
-        spec = JobSpec.model_validate_json(text)
-    except ValidationError as exc:
-        print(f"relupde solve: {spec_path} is not a valid job spec:\n{exc}", file=sys.stderr)
+        spec = load_spec(spec_path, overrides)
+    except SpecFileError as exc:
+        print(f"relupde solve: {exc}", file=sys.stderr)
         return 2
     model = solve(spec, progress=True)
     folder = model.save(out)
@@ -208,9 +217,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relupde", description="PDE solving with ReLU networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="verify the network calculus on this machine and print the figures")
-    solve_parser = sub.add_parser("solve", help="train a job spec in this process (no server)")
-    solve_parser.add_argument("spec", help="path to a job spec (JSON, API.md section 1)")
+    set_help = "override a field, PATH=VALUE (VALUE as JSON, else text); repeatable"
+    solve_parser = sub.add_parser(
+        "solve",
+        help="train a job spec in this process (no server)",
+        epilog="example: relupde solve examples/poisson-2d.json --out m --set training.steps=500",
+    )
+    solve_parser.add_argument("spec", help="path to a job spec (JSON; docs/solver.md)")
     solve_parser.add_argument("--out", required=True, help="folder to write the model to")
+    solve_parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=set_help)
+    validate_parser = sub.add_parser(
+        "validate",
+        help="check a job spec without training it",
+        epilog="example: relupde validate examples/heat-2d.json --set network.hidden=[32,32]",
+    )
+    validate_parser.add_argument("spec", help="path to a job spec (JSON; docs/solver.md)")
+    validate_parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=set_help)
     serve_parser = sub.add_parser("serve", help="run the REST API, the job store and a local worker cluster")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -234,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return check()
     if args.command == "solve":
-        return solve_command(args.spec, args.out)
+        return solve_command(args.spec, args.out, args.set)
+    if args.command == "validate":
+        return validate_command(args.spec, args.set)
     parser.error(f"unknown command {args.command}")
     return 2
 

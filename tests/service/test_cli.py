@@ -42,11 +42,11 @@ def test_solve_command_trains_saves_and_prints_errors(tmp_path, capsys) -> None:
     }
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
-    assert main(["solve", str(path), "--out", str(tmp_path / "model")]) == 0
+    assert main(["solve", str(path), "--out", str(tmp_path / "model"), "--set", "training.steps=12"]) == 0
     out = capsys.readouterr().out
     assert "rel_l2" in out and "model saved to" in out
     model = load_model(tmp_path / "model")
-    assert model.errors is not None
+    assert model.errors is not None and model.metrics["steps"] == 12  # the --set override
     # the bounds, computed without `exact`: a verdict line, then one line per bound
     assert f"verdict: {model.estimate['verdict']}" in out  # type: ignore[index]
     assert all(bound.verdict() in out for bound in model.bounds) and model.bounds
