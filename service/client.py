@@ -66,7 +66,7 @@ __all__ = [
 T = TypeVar("T")
 
 TERMINAL: Final = frozenset({"succeeded", "failed", "canceled"})
-OUTPUTS: Final = ("value", "gradient", "bound", "gradient_bound")
+OUTPUTS: Final = ("value", "gradient", "bound", "gradient_bound", "inside")
 BULK_THRESHOLD: Final = 10_000
 """``evaluate`` sends points as .npy (the bulk form) when there are more than this many."""
 NPY: Final = "application/x-npy"
@@ -267,12 +267,14 @@ class JobPage:
 
 @dataclass(frozen=True)
 class EvaluateResult:
-    """value (n,), gradient (n, inputs), bound and gradient_bound (n,); None when absent or not asked."""
+    """value (n,), gradient (n, inputs), bound and gradient_bound (n,), inside (n,) booleans (the
+    point lies in the domain and time slab); None when absent or not asked."""
 
     value: NDArray[np.float64] | None
     gradient: NDArray[np.float64] | None
     bound: NDArray[np.float64] | None
     gradient_bound: NDArray[np.float64] | None
+    inside: NDArray[np.bool_] | None = None
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -584,7 +586,7 @@ def _parse_evaluation(response: httpx.Response, shape: tuple[int, int]) -> Evalu
     else:
         arrays = _json_object(response)
     n, k = shape
-    shapes = {"value": (n,), "gradient": (n, k), "bound": (n,), "gradient_bound": (n,)}
+    shapes = {"value": (n,), "gradient": (n, k), "bound": (n,), "gradient_bound": (n,), "inside": (n,)}
     return EvaluateResult(**{name: _array(arrays.get(name), name, shapes[name]) for name in OUTPUTS})
 
 
@@ -598,9 +600,14 @@ def _load_npz(content: bytes) -> dict[str, Any]:
         raise _invalid_response(f"an unreadable .npz ({exc})") from None
 
 
-def _array(data: Any, name: str, shape: tuple[int, ...]) -> NDArray[np.float64] | None:
+def _array(data: Any, name: str, shape: tuple[int, ...]) -> NDArray[Any] | None:
     if data is None:
         return None
+    if name == "inside":
+        flags = np.asarray(data)
+        if flags.dtype != np.bool_ or flags.size != int(np.prod(shape)):
+            raise _invalid_response(f"'inside' is not {shape[0]} booleans")
+        return flags.reshape(shape)
     if name in ("bound", "gradient_bound") and isinstance(data, list):
         # JSON null = no promise at that point (t outside the job's time interval): +inf,
         # as in process and in the bulk form.

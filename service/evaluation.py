@@ -161,17 +161,18 @@ def check_points(array: NDArray[np.float64], model: Model) -> None:
 def evaluate(model: Model, array: NDArray[np.float64], outputs: list[Output] | None) -> dict[str, Any]:
     """The requested outputs as arrays (bounds None where the model has none)."""
     result = model.evaluate(array)
-    available: dict[str, NDArray[np.float64] | None] = {
+    available: dict[str, NDArray[Any] | None] = {
         "value": result.value,
         "gradient": result.gradient,
         "bound": result.bound,
         "gradient_bound": result.gradient_bound,
+        "inside": result.inside,
     }
     wanted = outputs if outputs is not None else [k for k in OUTPUTS if available[k] is not None]
     chosen: dict[str, Any] = {name: available[name] for name in wanted}
     for name, values in chosen.items():
-        if name in ("bound", "gradient_bound"):
-            continue  # +inf means "no promise here" (t outside the job's time interval)
+        if name in ("bound", "gradient_bound", "inside"):
+            continue  # bounds: +inf means "no promise here"; inside: booleans
         if values is not None and not np.isfinite(values).all():
             rows = np.flatnonzero(~np.isfinite(values.reshape(len(array), -1)).all(axis=1))[:10].tolist()
             raise ApiError(
@@ -184,10 +185,12 @@ def evaluate(model: Model, array: NDArray[np.float64], outputs: list[Output] | N
     return chosen
 
 
-def _jsonable(values: NDArray[np.float64] | None) -> Any:
+def _jsonable(values: NDArray[Any] | None) -> Any:
     """A list for JSON; a bound of +inf (no promise) becomes null, since JSON has no infinity."""
     if values is None:
         return None
+    if values.dtype == np.bool_:
+        return values.tolist()
     if np.isfinite(values).all():
         return values.tolist()
     return [None if not math.isfinite(v) else v for v in values.tolist()]

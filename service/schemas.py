@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.store import Job
 
-Output = Literal["value", "gradient", "bound", "gradient_bound"]
-OUTPUTS: tuple[Output, ...] = ("value", "gradient", "bound", "gradient_bound")
+Output = Literal["value", "gradient", "bound", "gradient_bound", "inside"]
+OUTPUTS: tuple[Output, ...] = ("value", "gradient", "bound", "gradient_bound", "inside")
 
 
 class ErrorDetail(BaseModel):
@@ -88,8 +88,17 @@ class EvaluateIn(BaseModel):
 class EvaluateOut(BaseModel):
     value: list[float] | None = None
     gradient: list[list[float]] | None = None
-    bound: list[float] | None = Field(default=None, description="whole-space models only; else null")
-    gradient_bound: list[float] | None = Field(default=None, description="whole-space models only; else null")
+    bound: list[float | None] | None = Field(
+        default=None,
+        description="the pointwise bound of |u - u*|: whole-space models' global bound, or a certified or "
+        "statistical max_abs_error inside the domain (null outside); null when the model has none",
+    )
+    gradient_bound: list[float | None] | None = Field(
+        default=None, description="the same for |Du - Du*| (max_gradient_error); null when none"
+    )
+    inside: list[bool] | None = Field(
+        default=None, description="each point lies in the domain and time slab (whole space: in the slab)"
+    )
 
 
 class HealthOut(BaseModel):

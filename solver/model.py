@@ -30,7 +30,7 @@ from safetensors.torch import save as save_safetensors
 from models import ReLUNetwork
 from solver.aposteriori import ErrorBound
 from solver.estimate import GlobalEstimate, pointwise_bounds
-from solver.spec import BallDomain, BoxDomain, JobSpec
+from solver.spec import BallDomain, BoxDomain, JobSpec, WholeSpaceDomain
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -45,12 +45,15 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """value (n,), gradient (n, inputs); bound and gradient_bound (n,) or None (not whole-space)."""
+    """value (n,), gradient (n, inputs); bound and gradient_bound (n,) or None (no pointwise
+    bound); inside (n,): the point lies in the domain and time slab (whole space: in the
+    slab, since the global model is defined on all of R^d)."""
 
     value: NDArray[np.float64]
     gradient: NDArray[np.float64]
     bound: NDArray[np.float64] | None
     gradient_bound: NDArray[np.float64] | None
+    inside: NDArray[np.bool_]
 
 
 class Model:
@@ -116,7 +119,7 @@ class Model:
             bound, gradient_bound = pointwise_bounds(self.global_estimate, array)
         elif self.estimate is not None:
             bound, gradient_bound = self._constant_bounds(array)
-        return Evaluation(value, gradient, bound, gradient_bound)
+        return Evaluation(value, gradient, bound, gradient_bound, self.inside(array))
 
     @property
     def bounds(self) -> list[ErrorBound]:
@@ -137,7 +140,7 @@ class Model:
     ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
         """A certified or statistical sup bound holds at every point of the domain (x slab):
         that constant there, +inf (no promise) elsewhere; None where there is no such bound."""
-        inside = self.inside(array)
+        inside = self._covered(array)
         found: list[NDArray[np.float64] | None] = []
         for quantity in ("max_abs_error", "max_gradient_error"):
             values = [b.value for b in self.bounds if b.quantity == quantity and b.kind != "indicator"]
@@ -145,7 +148,22 @@ class Model:
         return found[0], found[1]
 
     def inside(self, array: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Whether each point lies in the closed domain and time slab."""
+        """Whether each point lies in the closed domain and time slab; on the whole space every
+        point of the slab (the global model is defined on all of R^d)."""
+        if isinstance(self.spec.problem.domain, WholeSpaceDomain):
+            return self._in_slab(array)
+        return self._covered(array)
+
+    def _in_slab(self, array: NDArray[np.float64]) -> NDArray[np.bool_]:
+        time = self.spec.problem.time
+        if time is None:
+            return np.ones(array.shape[0], dtype=bool)
+        inside: NDArray[np.bool_] = (array[:, 0] >= time.start) & (array[:, 0] <= time.end)
+        return inside
+
+    def _covered(self, array: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Points where a sup bound of ``bounds`` holds: the closed domain (whole space: the
+        asked-for box [-R, R]^d) and the time slab."""
         problem = self.spec.problem
         ok = np.ones(array.shape[0], dtype=bool)
         x = array

@@ -280,7 +280,8 @@ def test_evaluate_equals_the_in_process_model(client: TestClient, model_id: str,
     body = client.post(
         f"/v1/models/{model_id}/evaluate", json={"points": points.tolist()}, headers=ALICE
     ).json()
-    assert set(body) == {"value", "gradient", "bound"}  # bound: the model has a certified sup bound
+    assert set(body) == {"value", "gradient", "bound", "inside"}  # bound: a certified sup bound
+    assert body["inside"] == expected.inside.tolist() and all(body["inside"])
     np.testing.assert_array_equal(np.array(body["value"]), expected.value)
     np.testing.assert_array_equal(np.array(body["bound"]), expected.bound)
     np.testing.assert_array_equal(np.array(body["gradient"]), expected.gradient)
@@ -317,6 +318,12 @@ def test_outputs_select_and_a_box_bound_holds_inside_only(client: TestClient, mo
     # inside the slab the certified sup bound; at t = 2 (outside [0, 1]) no promise (null);
     # the gradient has no certified bound for transport, so gradient_bound is null
     assert body == {"value": body["value"], "bound": [certified, None], "gradient_bound": None}
+    flags = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        json={"points": [[0.5, 1.0], [2.0, 1.0], [0.5, 7.0], [1.0, 0.0]], "outputs": ["inside"]},
+        headers=ALICE,
+    ).json()
+    assert flags == {"inside": [True, False, False, True]}  # t = 2 and x = 7 lie outside; edges count
 
 
 def test_artifact_is_the_verified_weights(client: TestClient, model_id: str) -> None:
@@ -344,7 +351,8 @@ def test_whole_space_models_return_bounds(client: TestClient, data_dir: Path) ->
     points = [[0.5, 0.1, 0.2, 0.3, 0.4, 0.5], [2.0, 0.1, 0.2, 0.3, 0.4, 0.5]]
     body = client.post(f"/v1/models/{new_id}/evaluate", json={"points": points}, headers=ALICE).json()
     expected = model.evaluate(np.array(points))
-    assert set(body) == {"value", "gradient", "bound", "gradient_bound"}
+    assert set(body) == {"value", "gradient", "bound", "gradient_bound", "inside"}
+    assert body["inside"] == [True, False]  # whole space: every x, but t = 2 is outside [0, 1]
     assert expected.bound is not None and expected.gradient_bound is not None
     assert body["bound"] == [float(expected.bound[0]), None]
     assert body["gradient_bound"] == [float(expected.gradient_bound[0]), None]

@@ -167,6 +167,7 @@ def test_the_python_client_end_to_end(server: LiveServer, tmp_path: Path) -> Non
             # the certified sup bound of the transport problem, the same constant in the domain
             assert expected.bound is not None and out.bound is not None
             np.testing.assert_array_equal(out.bound, expected.bound)
+            assert out.inside is not None and out.inside.all()  # every point lies in the domain
         path = model.download(tmp_path / "weights.safetensors")
         assert (
             path.read_bytes()

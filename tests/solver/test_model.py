@@ -77,3 +77,43 @@ def test_evaluate_checks_its_input(model) -> None:  # type: ignore[no-untyped-de
         model.evaluate(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="finite"):
         model.evaluate(np.array([[np.nan]]))
+
+
+def test_evaluate_marks_the_points_inside_the_domain_and_slab() -> None:
+    """inside: the closed ball and time slab; the whole space: every x of the slab."""
+    import numpy as np
+    import torch
+
+    from models.calculus import affine
+    from solver import JobSpec
+    from solver.model import Model
+
+    ball = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "first_order",
+                "dimension": 2,
+                "time": {"start": 0.0, "end": 1.0},
+                "domain": {"ball": {"center": [1.0, 0.0], "radius": 2.0}},
+                "equation": "u_t + u_x0",
+            }
+        }
+    )
+    network = affine(torch.ones(1, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
+    points = np.array([[0.5, 1.0, 0.0], [0.5, 3.0, 0.0], [0.5, 3.5, 0.0], [1.5, 1.0, 0.0], [0.0, 1.0, 2.0]])
+    inside = Model(network, ball, {}, None).evaluate(points).inside
+    assert inside.tolist() == [True, True, False, False, True]
+    whole = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "kolmogorov",
+                "dimension": 2,
+                "time": {"start": 0.0, "end": 1.0},
+                "domain": {"whole_space": {"train_radius": 1.0}},
+                "initial": "x0",
+                "growth": {"kappa": 0, "constant": 1.0},
+            }
+        }
+    )
+    far = np.array([[0.5, 100.0, -50.0], [1.5, 0.0, 0.0]])
+    assert Model(network, whole, {}, None).evaluate(far).inside.tolist() == [True, False]
