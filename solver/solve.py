@@ -71,10 +71,28 @@ def measure_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> dict
     }
 
 
+PROGRESS_LINES = 20  # plain lines per run when stderr is not a terminal (a log file)
+
+
+def _progress_lines(total: int) -> ProgressCallback:
+    """One plain line on stderr every 1/PROGRESS_LINES of the run, and at the end."""
+    every = max(1, total // PROGRESS_LINES)
+    printed = [-1]
+
+    def update(step: int, steps: int, loss: float, elapsed: float) -> None:
+        if step // every > printed[0] or step == steps:
+            printed[0] = step // every
+            print(f"step {step}/{steps} loss {loss:.3e} elapsed {elapsed:.1f} s", file=sys.stderr, flush=True)
+
+    return update
+
+
 def _progress_bar(total: int) -> tuple[ProgressCallback, Any]:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="step", disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    if not sys.stderr.isatty():
+        return _progress_lines(total), None
+    bar = tqdm(total=total, unit="step", dynamic_ncols=True)
 
     def update(step: int, steps: int, loss: float, elapsed: float) -> None:
         bar.total = steps
@@ -93,7 +111,8 @@ def solve(
     checkpoint: str | Path | None = None,
     on_record: LossRecordCallback | None = None,
 ) -> Model:
-    """Train ``spec`` here.  ``progress``: True for a progress bar on a terminal, or a callback
+    """Train ``spec`` here.  ``progress``: True for a progress bar on a terminal (plain lines
+    on stderr, every 5 % of the run, when stderr is not a terminal), or a callback
     (step, steps, loss, elapsed_s).  ``should_cancel`` is polled between steps (raises
     ``solver.Canceled``).  With ``checkpoint`` (a file path) the run saves its state there
     every 100 steps and, if the file exists, resumes from it.  ``on_record`` receives each

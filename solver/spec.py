@@ -264,6 +264,16 @@ class TrainingSpec(Strict):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     time_limit_s: float = Field(default=3600, gt=0)
 
+    @model_validator(mode="after")
+    def _trains(self) -> TrainingSpec:
+        lbfgs = self.lbfgs_steps if self.optimizer == "adam+lbfgs" else 0
+        if self.steps + lbfgs < 1:
+            raise ValueError(
+                "training.steps is 0 and no L-BFGS steps follow: the model would be the untrained "
+                "initialization; set training.steps >= 1 (or optimizer 'adam+lbfgs' with lbfgs_steps >= 1)"
+            )
+        return self
+
 
 class JobSpec(Strict):
     """A whole job: what to solve, with which network, trained how."""

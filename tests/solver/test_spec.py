@@ -102,3 +102,22 @@ def test_every_spec_in_the_repository_validates() -> None:
     for path in paths:
         spec = JobSpec.model_validate(json.loads(path.read_text()))
         assert spec.problem.exact is not None, f"{path.name} has no exact solution"
+
+
+def test_a_spec_that_would_not_train_is_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from solver import JobSpec
+
+    problem = {
+        "kind": "first_order",
+        "dimension": 1,
+        "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+        "equation": "u_x0 - 1",
+        "conditions": [{"type": "dirichlet", "on": "x0=lower", "value": "0"}],
+    }
+    with pytest.raises(ValidationError, match=r"training.steps is 0 and no L-BFGS steps follow"):
+        JobSpec.model_validate({"problem": problem, "training": {"steps": 0}})
+    lbfgs_only = {"steps": 0, "optimizer": "adam+lbfgs", "lbfgs_steps": 20}
+    assert JobSpec.model_validate({"problem": problem, "training": lbfgs_only}).training.steps == 0
