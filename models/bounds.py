@@ -113,13 +113,8 @@ def enclose(net: ReLUNetwork, lower: Sequence[float] | Tensor, upper: Sequence[f
     )
 
 
-def enclose_values(net: ReLUNetwork, lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
-    """Certified enclosures of R Phi over many boxes at once: boxes k = [lower_k, upper_k]
-    (shapes (K, N_0)) -> (lo, hi) of shape (K, N_L) with lo_k <= R Phi(x) <= hi_k on box k.
-
-    The value half of ``enclose`` (same midpoint-radius propagation and rounding slack),
-    batched over boxes: the cost of one forward pass per box and no Jacobian enclosure.
-    """
+def _checked_boxes(net: ReLUNetwork, lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
+    """Boxes [lower_k, upper_k] as float64 (K, N_0) tensors, or a ValueError saying what is wrong."""
     lo_x = lower.to(torch.float64)
     hi_x = upper.to(torch.float64)
     if lo_x.ndim != 2 or lo_x.shape[1] != net.in_features or hi_x.shape != lo_x.shape:
@@ -129,6 +124,17 @@ def enclose_values(net: ReLUNetwork, lower: Tensor, upper: Tensor) -> tuple[Tens
         )
     if not bool((lo_x <= hi_x).all()) or not bool(torch.isfinite(lo_x).all() & torch.isfinite(hi_x).all()):
         raise ValueError("every box must be finite with lower <= upper in every coordinate")
+    return lo_x, hi_x
+
+
+def enclose_values(net: ReLUNetwork, lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
+    """Certified enclosures of R Phi over many boxes at once: boxes k = [lower_k, upper_k]
+    (shapes (K, N_0)) -> (lo, hi) of shape (K, N_L) with lo_k <= R Phi(x) <= hi_k on box k.
+
+    The value half of ``enclose`` (same midpoint-radius propagation and rounding slack),
+    batched over boxes: the cost of one forward pass per box and no Jacobian enclosure.
+    """
+    lo_x, hi_x = _checked_boxes(net, lower, upper)
     weights = [a.detach().to(torch.float64) for a in net.weights]
     biases = [b.detach().to(torch.float64) for b in net.biases]
     alpha = net.act.alpha
@@ -191,15 +197,7 @@ def enclose_batch(
     midpoint-radius propagation, slope hull and gamma_n rounding slack), run ``chunk`` boxes
     at a time so that the tangent enclosures (chunk, N_l, N_0) stay small.
     """
-    lo_x = lower.to(torch.float64)
-    hi_x = upper.to(torch.float64)
-    if lo_x.ndim != 2 or lo_x.shape[1] != net.in_features or hi_x.shape != lo_x.shape:
-        raise ValueError(
-            f"boxes need lower and upper of shape (K, {net.in_features}), got {tuple(lo_x.shape)} "
-            f"and {tuple(hi_x.shape)}"
-        )
-    if not bool((lo_x <= hi_x).all()) or not bool(torch.isfinite(lo_x).all() & torch.isfinite(hi_x).all()):
-        raise ValueError("every box must be finite with lower <= upper in every coordinate")
+    lo_x, hi_x = _checked_boxes(net, lower, upper)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     weights = [a.detach().to(torch.float64) for a in net.weights]

@@ -314,24 +314,29 @@ class PDEProblem:
         if isinstance(spec, FirstOrder):
             return {"pde": self.equation_value(points, u, jac).abs()}
         if isinstance(spec, DivergenceForm):
-            xs = slice(1, None) if self.has_time else slice(0, None)
-            sigma = u[:, 1:]
-            div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
-            balance = (
-                -div + self.reaction.evaluate(env, u[:, 0]) * u[:, 0] - self.source.evaluate(env, u[:, 0])
-            )
-            if self.drift is not None:
-                drift = torch.stack([b.evaluate(env, u[:, 0]) for b in self.drift], 1)
-                balance = balance + (drift * grad_u).sum(1)
-            if self.has_time:
-                balance = balance + jac[:, 0, 0]
-            return {"flux": self._flux_gap(env, sigma, grad_u), "balance": balance.abs()}
+            balance = self.signed_balance(points, u, jac).abs()
+            return {"flux": self._flux_gap(env, u[:, 1:], grad_u), "balance": balance}
         # kolmogorov: regression on the Feynman-Kac targets, weighted by the growth weight
         weight = 1.0 + points.x.norm(dim=1) ** (spec.growth.kappa + 1.0) if spec.growth else 1.0
         return {
             "value": (u[:, 0] - points.targets["value"]).abs() / weight,
             "gradient": (grad_u - points.targets["grad"]).norm(dim=1) / weight,
         }
+
+    def signed_balance(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
+        """[u_t] - div sigma + b . grad u + c u - f of a divergence-form problem, signed (n,)."""
+        xs = slice(1, None) if self.has_time else slice(0, None)
+        env = space_env(points.t, points.x)
+        div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
+        balance: Tensor = (
+            -div + self.reaction.evaluate(env, u[:, 0]) * u[:, 0] - self.source.evaluate(env, u[:, 0])
+        )
+        if self.drift is not None:
+            drift = torch.stack([b.evaluate(env, u[:, 0]) for b in self.drift], 1)
+            balance = balance + (drift * jac[:, 0, xs]).sum(1)
+        if self.has_time:
+            balance = balance + jac[:, 0, 0]
+        return balance
 
     def uses_segments(self) -> bool:
         """Train stationary divergence-form problems with segment-averaged derivatives first.

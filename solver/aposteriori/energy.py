@@ -290,15 +290,11 @@ def integrals(
     return Integrals(flux, residual, initial, (*lift, i6))
 
 
-def _lift_integrals(
-    network: ReLUNetwork,
-    problem: PDEProblem,
-    parts: list[tuple[str, Expression]],
-    edge: PointSet,
-    half: Tensor,
-    area: float,
-    share: float,
-) -> tuple[float, float, float, float, float]:
+def boundary_mismatch(
+    network: ReLUNetwork, problem: PDEProblem, parts: list[tuple[str, Expression]], edge: PointSet
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """At boundary points y with normals n: m = g - u_h, its tangential gradient w,
+    q = (y - c) . w (0 on a ball) and m_t = g_t - u_h,t (0 without time)."""
     assert edge.normals is not None
     with torch.no_grad():
         u, jac = network.value_and_jacobian(edge.inputs())
@@ -313,6 +309,19 @@ def _lift_integrals(
     else:
         q = ((edge.x - problem.region.center) * w).sum(1)
     m_t = g_t - jac[:, 0, 0] if problem.has_time else torch.zeros_like(m)
+    return m, w, q, m_t
+
+
+def _lift_integrals(
+    network: ReLUNetwork,
+    problem: PDEProblem,
+    parts: list[tuple[str, Expression]],
+    edge: PointSet,
+    half: Tensor,
+    area: float,
+    share: float,
+) -> tuple[float, float, float, float, float]:
+    m, w, q, m_t = boundary_mismatch(network, problem, parts, edge)
     i1 = area * mean_upper(half * (w**2).sum(1) + q**2 / half, share)
     i2 = area * mean_upper(m**2 / half, share)
     i3 = area * mean_upper(m.abs() * q.abs() / half, share)

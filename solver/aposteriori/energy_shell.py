@@ -118,21 +118,12 @@ def lift_at(
     delta: float,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """e_b, grad_x e_b and d_t e_b at the points (the lift of energy.py, width delta)."""
-    from solver.aposteriori.energy import _data_and_gradient
+    from solver.aposteriori.energy import boundary_mismatch
 
     s, normal, half = _gauge(problem, x)
     region = problem.region
     pi = region.center + (x - region.center) / s.clamp_min(1e-300).unsqueeze(1)
-    edge = PointSet(t, pi, normal)
-    with torch.no_grad():
-        u, jac = network.value_and_jacobian(edge.inputs())
-    g, grad_g, g_t = _data_and_gradient(problem, parts, edge)
-    xs = slice(1, None) if problem.has_time else slice(0, None)
-    m = g - u[:, 0]
-    w = grad_g - jac[:, 0, xs]
-    w = w - (w * normal).sum(1, keepdim=True) * normal
-    q = torch.zeros_like(m) if region.kind == "ball" else ((pi - region.center) * w).sum(1)
-    m_t = g_t - jac[:, 0, 0] if problem.has_time else torch.zeros_like(m)
+    m, w, q, m_t = boundary_mismatch(network, problem, parts, PointSet(t, pi, normal))
     psi = ((s - 1.0 + delta) / delta).clamp(0.0, 1.0)
     active = (s > 1.0 - delta).to(DTYPE)
     grad = (psi / s).unsqueeze(1) * (w - normal * (q / half).unsqueeze(1)) + (
@@ -167,7 +158,7 @@ def integrals(
             u, jac = network.value_and_jacobian(points.inputs())
         env = space_env(points.t, points.x)
         flux = problem._flux_gap(env, u[:, 1:], jac[:, 0, xs] + grad_e_b) ** 2 / k_min
-        signed = _signed_balance(problem, points, u, jac)
+        signed = problem.signed_balance(points, u, jac)
         shifted = signed + dt_e_b + grad_e_b @ drift + reaction * e_b
         return flux, shifted**2
 
@@ -187,20 +178,6 @@ def integrals(
     if problem.slab is not None:
         start = _start(network, problem, parts, delta, gen, share, whole / span, (1.0 - delta) ** problem.d)
     return Direct(flux, residual, grad_lift, lift, start)
-
-
-def _signed_balance(problem: PDEProblem, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
-    """-r = [u_t] - div sigma + b . grad u + c u - f, signed, at the points."""
-    xs = slice(1, None) if problem.has_time else slice(0, None)
-    env = space_env(points.t, points.x)
-    div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
-    value = -div + problem.reaction.evaluate(env, u[:, 0]) * u[:, 0] - problem.source.evaluate(env, u[:, 0])
-    if problem.drift is not None:
-        drift = torch.stack([b.evaluate(env, u[:, 0]) for b in problem.drift], 1)
-        value = value + (drift * jac[:, 0, xs]).sum(1)
-    if problem.has_time:
-        value = value + jac[:, 0, 0]
-    return value
 
 
 def _start(
