@@ -398,6 +398,8 @@ def _compose_cli() -> tuple[list[str] | None, str]:
 def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     cli, missing = _compose_cli()
     if cli is None:
+        if os.environ.get("RELUPDE_REQUIRE_COMPOSE") == "1":
+            pytest.fail(f"{missing} (RELUPDE_REQUIRE_COMPOSE=1 makes this mandatory)")
         pytest.skip(missing)
     # --env-file: a .env beside the compose file must not supply the variables under test
     # (an empty file: compose v1 refuses /dev/null as "not a file").
