@@ -323,9 +323,11 @@ class Trainer:
             self.segment = self._segment_length(step, adam_steps)
             loss, terms, magnitudes = self._loss(self.points, step, adam_steps)
             loss.backward()  # type: ignore[no-untyped-call]
-            self.optimizer.step()
+            # The figure belongs to the parameters before this step: track (and keep as the
+            # best) those, then move.
             figure = sum(terms.values())
             self._track(step, figure, magnitudes, on_record)
+            self.optimizer.step()
             self.state.step += 1
             self.state.elapsed = time.monotonic() - started
             if progress is not None:

@@ -177,3 +177,37 @@ def test_epsilon_dominates_the_envelopes(
         assert max(big_u, e0 * omega) <= eps0 * weight * (1 + 1e-12)
         ramp = max(big_g, e1 * omega) + 1e-9 * (big_g + e1 * omega) + (big_u + e0 * omega + 1e-9) / width
         assert ramp <= eps1 * weight * (1 + 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kappa=st.sampled_from([0.0, 1.0, 2.0]),
+    constant=st.floats(0.1, 10.0),
+    radius=st.floats(0.5, 20.0),
+    e0=st.floats(0.0, 5.0),
+    e1=st.floats(0.0, 5.0),
+    timed=st.booleans(),
+)
+def test_epsilon_is_the_envelopes_maximum_up_to_the_grid(
+    kappa: float, constant: float, radius: float, e0: float, e1: float, timed: bool
+) -> None:
+    """eps is no larger than the envelopes' sup over r, up to the grid's cell ratio q: on a
+    cell [r_i, q r_i] eps takes env(q r_i) / (1 + r_i^(kappa+2)) <= q^(kappa+2) env / weight.
+    (An inflated eps passes the dominance test above; it fails this one.)"""
+    width, d, d0, d1 = 0.25 * radius, 3, 1e-20, 1e-9
+    eps0, eps1 = epsilon(kappa, constant, radius, radius, width, d, timed, e0, e1, d0, d1)
+    r = np.concatenate([[0.0], np.geomspace(1e-7 * radius, 1e9 * radius, 40_000)])
+    r = np.sort(np.concatenate([r, [radius * (1 + 1e-12), math.sqrt(d) * radius]]))
+    big_u, big_g = value_growth(kappa, constant, r), gradient_growth(kappa, constant, r, timed)
+    omega, weight = 1.0 + r ** (kappa + 1), 1.0 + r ** (kappa + 2)
+    w0, w1 = e0 * omega, e1 * omega
+    plateau, beyond = r <= math.sqrt(d) * radius, r > radius
+    env0 = np.maximum(np.where(plateau, w0 + d0, 0.0), np.where(beyond, np.maximum(big_u, w0) + d0, 0.0))
+    ramp = np.maximum(big_g, w1) + d1 * (big_g + w1) + (big_u + w0 + d1) / width
+    env1 = np.maximum(np.where(plateau, w1 + d1 * (big_g + w1), 0.0), np.where(beyond, ramp, 0.0))
+    cell_ratio = (1e8 / 1e-6) ** (1 / 3999)  # the geometric grid of ``epsilon``
+    slack = cell_ratio ** (kappa + 2) * (1 + 1e-9)
+    assert (env0 / weight).max() <= eps0 * (1 + 1e-9)
+    assert eps0 <= (env0 / weight).max() * slack
+    assert (env1 / weight).max() <= eps1 * (1 + 1e-9)
+    assert eps1 <= (env1 / weight).max() * slack

@@ -109,6 +109,28 @@ def test_injection_attempts_are_refused_with_token_and_position(text: str) -> No
     assert "token" in str(err)
 
 
+@pytest.mark.parametrize(
+    ("text", "token", "position"),
+    [
+        ("open('/etc/passwd')", "open", 0),
+        ("2*x + foo(x)", "foo", 6),
+        ("(lambda: 1)()", "lambda: 1", 1),
+        ("x + y.real", "y.real", 4),
+        ("9**9**9**9", "9**9**9", 3),
+        ("x + 'text'", "'text'", 4),
+        ("sin(x) + x[0]", "x[0]", 9),
+        ("x" * 100_000, "x" * 20, 10_000),
+        ("(" * 200 + "x" + ")" * 200, "(", 199),
+    ],
+    ids=lambda v: str(v)[:20],
+)
+def test_errors_name_the_offending_token_and_where_it_starts(text: str, token: str, position: int) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse(text, NAMES)
+    assert (info.value.token, info.value.position) == (token, position)
+    assert f"at position {position}" in str(info.value)
+
+
 def test_unknown_name_error_lists_the_allowed_names() -> None:
     with pytest.raises(ExpressionError) as info:
         parse("sin(pi*w)", NAMES)

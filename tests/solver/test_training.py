@@ -67,9 +67,15 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path: Path) -
     with pytest.raises(Canceled):
         trainer.run(None, cancel_after, tmp_path / "part.ckpt")
     assert (tmp_path / "part.ckpt").exists()
-    resumed = solve(spec(), checkpoint=tmp_path / "part.ckpt")
+    seen: list[int] = []
+    resumed = solve(spec(), lambda step, *_: seen.append(step), checkpoint=tmp_path / "part.ckpt")
     for p, q in zip(weights(full), weights(resumed), strict=True):
         assert torch.equal(p, q)
+    # It resumed, not restarted: only the steps after the checkpoint ran.  (A restart from
+    # step 0 ends with the same weights, training being deterministic.)
+    steps = spec().training.steps
+    assert seen == list(range(CHECKPOINT_EVERY + 1, steps + 1))
+    assert resumed.metrics["steps"] == steps
 
 
 def test_cancellation_stops_between_steps() -> None:
@@ -90,6 +96,21 @@ def test_progress_callback_and_time_limit() -> None:
     assert 0 < model.metrics["steps"] < 100_000
     assert seen and seen[-1][0] == model.metrics["steps"] and seen[-1][1] == 100_000
     assert all(v[2] >= 0 and v[3] >= 0 for v in seen)
+
+
+def test_a_time_limit_keeps_the_best_parameters_seen() -> None:
+    """Stopped by the limit after one step, the run returns the parameters of the best figure:
+    those before that step (the figure is measured before the step moves them)."""
+    training = spec(time_limit_s=1e-9, steps=100_000).training
+    problem = PDEProblem(spec().problem)
+    initial = [p.detach().clone() for p in Trainer(problem, spec().network, training).net.parameters()]
+    trainer = Trainer(problem, spec().network, training)
+    figures: list[float] = []
+    result = trainer.run(lambda step, steps, figure, elapsed: figures.append(figure))
+    assert result.stopped_by_time_limit and result.steps_done == 1 and len(figures) == 1
+    for p, q in zip(initial, result.network.parameters(), strict=True):
+        assert torch.equal(p, q.detach())
+    assert result.final_loss == pytest.approx(figures[0], rel=1e-6)
 
 
 @pytest.mark.parametrize("norm", ["l2", "sup"])
