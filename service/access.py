@@ -2,10 +2,17 @@
 
 Unknown ids and other tenants' ids answer alike (404 ``not_found``), so an id reveals
 nothing about other tenants.  Every route module goes through these helpers.
+
+Every read of a model's files is verified: loading checks the weights against the sha256 in
+the manifest (``solver.load_model``), and the artifact's bytes are checked against the sha256
+recorded in the job store when the model was made, with no symlink followed.  A file that
+fails answers 409 ``model_corrupted`` and is logged; nothing unverified leaves the server.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 
 from fastapi import Request
@@ -14,7 +21,9 @@ from service.errors import ApiError
 from service.evaluation import ModelCache
 from service.settings import Settings
 from service.store import Job, JobStore, ModelRecord
-from solver.model import Model
+from solver.model import WEIGHTS, Model, ModelFileError
+
+logger = logging.getLogger("relupde.service")
 
 
 def store_of(request: Request) -> JobStore:
@@ -46,8 +55,44 @@ def model_folder(request: Request, record: ModelRecord) -> Path:
     return settings.data_dir / record.path
 
 
+def corrupted(model_id: str, why: str) -> ApiError:
+    """409 ``model_corrupted``: the model's files on the server fail verification (logged)."""
+    logger.error("model %s failed verification: %s", model_id, why)
+    return ApiError(
+        409,
+        "model_corrupted",
+        f"model {model_id!r} failed verification on the server ({why}); its files were changed or "
+        "damaged after training. Submit the job's spec again to train a fresh model, or ask the "
+        "operator to restore the model folder from a backup.",
+        {"model_id": model_id},
+    )
+
+
 def load_model_of(request: Request, model_id: str, tenant: str) -> tuple[Model, ModelRecord]:
     """The tenant's model, from the cache (loaded and hash-checked once), and its record."""
     record = model_record(request, model_id, tenant)
     cache: ModelCache = request.app.state.models
-    return cache.get(model_folder(request, record)), record
+    folder = model_folder(request, record)
+    try:
+        return cache.get(folder), record
+    except ModelFileError as exc:  # the message names no server path
+        raise corrupted(model_id, str(exc).replace(str(folder), "<model folder>")) from None
+
+
+def verified_weights(request: Request, record: ModelRecord) -> bytes:
+    """The model's weights file, read without following a symlink and checked against the
+    sha256 recorded in the store when the model was made."""
+    settings: Settings = request.app.state.settings
+    root = settings.data_dir.resolve()
+    path = model_folder(request, record) / WEIGHTS
+    if path.is_symlink() or path.parent.is_symlink():
+        raise corrupted(record.id, "the weights file is a symbolic link")
+    try:
+        if not path.resolve().is_relative_to(root):
+            raise corrupted(record.id, "the weights file lies outside the data directory")
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise corrupted(record.id, f"the weights file cannot be read ({type(exc).__name__})") from None
+    if hashlib.sha256(blob).hexdigest() != record.weights_sha256:
+        raise corrupted(record.id, "the weights file does not match the sha256 recorded when it was made")
+    return blob

@@ -21,10 +21,10 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Body, FastAPI, Header, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.access import job_or_404, load_model_of, model_folder, model_record, not_found, store_of
+from service.access import job_or_404, load_model_of, model_record, not_found, store_of, verified_weights
 from service.auth import Authenticator, Tenant
 from service.dashboard import add_dashboard_routes
 from service.dispatcher import Dispatcher
@@ -46,6 +46,7 @@ from service.metrics import Metrics
 from service.plots import add_plot_routes
 from service.schemas import (
     ERROR_RESPONSES,
+    MODEL_RESPONSES,
     EvaluateIn,
     EvaluateOut,
     HealthOut,
@@ -58,7 +59,7 @@ from service.schemas import (
 from service.settings import Settings
 from service.store import STATUSES, Job, JobStore
 from solver import JobSpec
-from solver.model import VERSION, WEIGHTS
+from solver.model import VERSION
 
 EVENT_POLL_S = 0.25
 EVENT_KEEPALIVE_S = 15.0
@@ -277,7 +278,7 @@ async def _event_stream(request: Request, store: JobStore, job_id: str, tenant: 
 
 # ---------------------------------------------------------------------- models
 def _add_model_routes(app: FastAPI) -> None:
-    @app.get("/v1/models/{model_id}", response_model=ModelOut, responses=ERROR_RESPONSES, tags=["models"])
+    @app.get("/v1/models/{model_id}", response_model=ModelOut, responses=MODEL_RESPONSES, tags=["models"])
     async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
         """The model: architecture, problem, training summary, errors against `exact`, estimate."""
         model, record = await anyio.to_thread.run_sync(load_model_of, request, model_id, tenant)
@@ -298,7 +299,7 @@ def _add_model_routes(app: FastAPI) -> None:
         "/v1/models/{model_id}/evaluate",
         response_model=EvaluateOut,
         responses={
-            **ERROR_RESPONSES,
+            **MODEL_RESPONSES,
             200: {"content": {NPZ_TYPE: {}}, "description": "JSON, or an .npz for an .npy request"},
             413: {"model": ERROR_RESPONSES[404]["model"], "description": "too many points or bytes"},
         },
@@ -349,19 +350,20 @@ def _add_model_routes(app: FastAPI) -> None:
 
     @app.get(
         "/v1/models/{model_id}/artifact",
-        responses={**ERROR_RESPONSES, 200: {"content": {"application/octet-stream": {}}}},
+        responses={**MODEL_RESPONSES, 200: {"content": {"application/octet-stream": {}}}},
         tags=["models"],
     )
-    async def artifact(request: Request, model_id: str, tenant: Tenant) -> FileResponse:
+    async def artifact(request: Request, model_id: str, tenant: Tenant) -> Response:
         """The weights (safetensors; A1, b1, ..., AL, bL in float64, physical coordinates).
         Its header metadata names the format; the manifest is in `GET /v1/models/{id}`, and
-        the file's sha256 is `weights_sha256` there."""
+        the file's sha256 is `weights_sha256` there.  The bytes are checked against that
+        sha256 before they are sent: a damaged file answers 409 `model_corrupted`."""
         record = await anyio.to_thread.run_sync(model_record, request, model_id, tenant)
-        folder = model_folder(request, record)
-        return FileResponse(
-            folder / WEIGHTS,
+        blob = await anyio.to_thread.run_sync(verified_weights, request, record)
+        return Response(
+            blob,
             media_type="application/octet-stream",
-            filename=f"relupde-{model_id}.safetensors",
+            headers={"Content-Disposition": f'attachment; filename="relupde-{model_id}.safetensors"'},
         )
 
 

@@ -20,6 +20,7 @@ Every failure raises a subclass of ``ServiceError`` carrying the server's ``code
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import math
@@ -47,6 +48,7 @@ __all__ = [
     "AsyncRemoteModel",
     "AuthenticationError",
     "BadRequestError",
+    "ChecksumError",
     "Client",
     "ConflictError",
     "EvaluateResult",
@@ -114,6 +116,11 @@ class ConflictError(ServiceError):
 
 class ServerError(ServiceError):
     """The server failed (5xx), or answered something this client does not understand."""
+
+
+class ChecksumError(ServerError):
+    """A downloaded file does not match the sha256 the server announced for it; nothing was
+    written (the model's ``weights_sha256`` is the expected digest)."""
 
 
 class TransportError(ServiceError):
@@ -632,26 +639,44 @@ def _evaluate_flow(
 
 
 class _AtomicFile:
-    """Write under a temporary name beside ``path``; rename into place only when all went well."""
+    """Write under a temporary name beside ``path``; rename into place only when all went well
+    and, with ``sha256``, only when the bytes written have that digest (else ``ChecksumError``)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], sha256: str | None = None) -> None:
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.part")
         self._file: io.BufferedWriter | None = None
+        self._expected = sha256
+        self._digest = hashlib.sha256()
 
-    def __enter__(self) -> io.BufferedWriter:
+    def __enter__(self) -> Self:
         self._file = self._tmp.open("wb")
-        return self._file
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        assert self._file is not None
+        self._file.write(chunk)
+        self._digest.update(chunk)
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._file is not None
         self._file.close()
-        if kind is None:
-            os.replace(self._tmp, self.path)
-        else:
+        if kind is not None:
             self._tmp.unlink(missing_ok=True)
+            return
+        found = self._digest.hexdigest()
+        if self._expected is not None and found != self._expected:
+            self._tmp.unlink(missing_ok=True)
+            raise ChecksumError(
+                f"the download for {self.path.name} has sha256 {found}, but the server announced "
+                f"{self._expected}; nothing was written. Download again; if it persists, the "
+                "server's copy is damaged",
+                code="checksum_mismatch",
+                details={"expected": self._expected, "found": found},
+            )
+        os.replace(self._tmp, self.path)
 
 
 class _ModelView:
@@ -660,6 +685,11 @@ class _ModelView:
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
         self.id: str = _get(info, "id", str)
+
+    @property
+    def weights_sha256(self) -> str:
+        """The sha256 of the weights file, as recorded when the model was made."""
+        return str(_get(self.info, "weights_sha256", str))
 
     @property
     def inputs(self) -> list[str]:
@@ -717,8 +747,9 @@ class RemoteModel(_ModelView):
         return self._client._drive(self._evaluate(points, outputs, bulk))
 
     def download(self, path: str | os.PathLike[str]) -> Path:
-        """Write the weights (a safetensors file) to ``path``; returns the path."""
-        return self._client._download(self._artifact_request(), path)
+        """Write the weights (a safetensors file) to ``path``, checked against the model's
+        ``weights_sha256`` (``ChecksumError`` and nothing written if they differ); returns the path."""
+        return self._client._download(self._artifact_request(), path, self.weights_sha256)
 
 
 class AsyncRemoteModel(_ModelView):
@@ -735,8 +766,9 @@ class AsyncRemoteModel(_ModelView):
         return await self._client._drive(self._evaluate(points, outputs, bulk))
 
     async def download(self, path: str | os.PathLike[str]) -> Path:
-        """Write the weights (a safetensors file) to ``path``; returns the path."""
-        return await self._client._download(self._artifact_request(), path)
+        """Write the weights (a safetensors file) to ``path``, checked against the model's
+        ``weights_sha256`` (``ChecksumError`` and nothing written if they differ); returns the path."""
+        return await self._client._download(self._artifact_request(), path, self.weights_sha256)
 
 
 # ---------------------------------------------------------------------------- clients
@@ -897,13 +929,13 @@ class Client(_Base):
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
 
-    def _download(self, request: _Request, path: str | os.PathLike[str]) -> Path:
+    def _download(self, request: _Request, path: str | os.PathLike[str], sha256: str) -> Path:
         try:
             with self._http.stream(request.method, request.path, **_send_kwargs(request)) as response:
                 if not response.is_success:
                     response.read()
                     raise _error_from_response(response)
-                target = _AtomicFile(path)
+                target = _AtomicFile(path, sha256)
                 with target as file:
                     for chunk in response.iter_bytes():
                         file.write(chunk)
@@ -1008,13 +1040,13 @@ class AsyncClient(_Base):
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
 
-    async def _download(self, request: _Request, path: str | os.PathLike[str]) -> Path:
+    async def _download(self, request: _Request, path: str | os.PathLike[str], sha256: str) -> Path:
         try:
             async with self._http.stream(request.method, request.path, **_send_kwargs(request)) as response:
                 if not response.is_success:
                     await response.aread()
                     raise _error_from_response(response)
-                target = _AtomicFile(path)
+                target = _AtomicFile(path, sha256)
                 with target as file:
                     async for chunk in response.aiter_bytes():
                         file.write(chunk)

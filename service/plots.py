@@ -17,7 +17,7 @@ from fastapi import FastAPI, Query, Request, Response
 from service.access import job_or_404, load_model_of, store_of
 from service.auth import Tenant
 from service.errors import ApiError
-from service.schemas import ERROR_RESPONSES, LossCurveOut
+from service.schemas import ERROR_RESPONSES, MODEL_RESPONSES, LossCurveOut
 from solver.plots import (
     DEFAULT_REACH,
     MAX_REACH,
@@ -32,7 +32,7 @@ from solver.plots import (
 
 PNG = "image/png"
 PNG_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
+    **MODEL_RESPONSES,
     200: {"content": {PNG: {}}, "description": "a PNG image"},
 }
 PlotKind = Literal["solution", "error", "gradient_error", "bound", "loss"]

@@ -161,3 +161,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "the request does not validate; details name each field"),
     )
 }
+
+#: The answers of routes that read a model's files: the errors above and 409 model_corrupted.
+MODEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    409: {
+        "model": ErrorBody,
+        "description": "model_corrupted: the model's files fail verification on the server",
+    },
+}

@@ -342,6 +342,39 @@ def test_artifact_is_the_verified_weights(client: TestClient, model_id: str) -> 
         assert sorted(handle.keys()) == ["A1", "A2", "A3", "b1", "b2", "b3"]
 
 
+def test_a_damaged_model_answers_model_corrupted_on_every_read_path(
+    client: TestClient, data_dir: Path
+) -> None:
+    """A byte flipped in the weights: the model document, evaluate, plots and the artifact all
+    answer 409 model_corrupted (never 200 with the damaged bytes, never a bare 500); a symlink
+    in place of the weights is refused even when it points at identical bytes."""
+    model_id, _ = register_model(client, data_dir, tiny_spec(10, hidden=8, name="to-damage"))
+    weights = data_dir / "models" / "alice" / model_id / "weights.safetensors"
+    original = weights.read_bytes()
+    flipped = bytearray(original)
+    flipped[-3] ^= 0x10
+    weights.write_bytes(bytes(flipped))
+    reads = [
+        client.get(f"/v1/models/{model_id}", headers=ALICE),
+        client.post(f"/v1/models/{model_id}/evaluate", json={"points": [[0.5, 1.0]]}, headers=ALICE),
+        client.get(f"/v1/models/{model_id}/plot.png", headers=ALICE),
+        client.get(f"/v1/models/{model_id}/artifact", headers=ALICE),
+    ]
+    for response in reads:
+        error = _error(response, 409, "model_corrupted")
+        assert error["details"] == {"model_id": model_id}
+        assert "train a fresh model" in error["message"] and str(data_dir) not in error["message"]
+    copy = data_dir / "elsewhere.safetensors"
+    copy.write_bytes(original)
+    weights.unlink()
+    weights.symlink_to(copy)
+    _error(client.get(f"/v1/models/{model_id}/artifact", headers=ALICE), 409, "model_corrupted")
+    weights.unlink()
+    weights.write_bytes(original)
+    restored = client.get(f"/v1/models/{model_id}/artifact", headers=ALICE)
+    assert restored.status_code == 200 and restored.content == original
+
+
 def test_whole_space_models_return_bounds(client: TestClient, data_dir: Path) -> None:
     """A whole-space model answers value, gradient and both bounds; a point outside the time
     interval has no promise: its bounds are null over JSON and inf in the .npz."""

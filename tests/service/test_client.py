@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import re
@@ -22,6 +23,7 @@ from service.client import (
     AsyncClient,
     AuthenticationError,
     BadRequestError,
+    ChecksumError,
     Client,
     ConflictError,
     Job,
@@ -68,7 +70,7 @@ class FakeServer:
             "training": {"steps": 3},
             "errors": {"rel_l2": 0.01, "linf": 0.02, "grad_linf": 0.03, "n_points": 100},
             "estimate": {"constant": 1.5},
-            "weights_sha256": "0" * 64,
+            "weights_sha256": hashlib.sha256(WEIGHTS).hexdigest(),
             "future_field": True,
         }
 
@@ -636,6 +638,19 @@ def test_download_writes_the_artifact(client: Client, server: FakeServer, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.safetensors"]
 
 
+def test_a_download_that_fails_its_sha256_is_refused(
+    client: Client, server: FakeServer, tmp_path: Path
+) -> None:
+    model = _model(client)
+    flipped = bytearray(WEIGHTS)
+    flipped[-1] ^= 1
+    server.failures = [httpx.Response(200, content=bytes(flipped))]
+    with pytest.raises(ChecksumError, match="nothing was written") as info:
+        model.download(tmp_path / "w.safetensors")
+    assert info.value.details["expected"] == hashlib.sha256(WEIGHTS).hexdigest()
+    assert list(tmp_path.iterdir()) == []
+
+
 class BrokenStream(httpx.SyncByteStream):
     """A body that breaks off after its first chunk."""
 
@@ -687,6 +702,9 @@ def test_async_client_does_the_same(tmp_path: Path) -> None:
             assert bulk.bound is not None
             np.testing.assert_array_equal(bulk.bound, 0.1)
             assert await model.download(tmp_path / "w.safetensors") == tmp_path / "w.safetensors"
+            server.failures = [httpx.Response(200, content=WEIGHTS[:-1])]
+            with pytest.raises(ChecksumError):
+                await model.download(tmp_path / "short.safetensors")
             server.final_status = "running"
             stuck = await client.submit({**SPEC, "name": "stuck"})
             with pytest.raises(WaitTimeoutError):
