@@ -1,0 +1,318 @@
+"""Mutation check: break each documented behaviour on purpose and see a test fail.
+
+Each mutant is one exact text replacement in one file (the text must occur exactly once).
+For each mutant the script copies the working tree (tracked and untracked, not ignored
+files) to a temporary folder, applies the replacement, and runs the tests named for it
+there with pytest.  The mutant is *killed* when those tests fail.  Before any mutant, the
+same tests run on the unbroken copy and must pass: a test that fails anyway kills nothing.
+
+    python bench/mutants.py                  # every mutant, a markdown table on stdout
+    python bench/mutants.py --only resume    # the mutants whose name contains "resume"
+    python bench/mutants.py --out docs/mutants.md
+
+The copy imports its own packages (PYTHONPATH is the copy; checked before the run), and
+subprocesses that the tests start (``relupde serve``, Dask workers) inherit that.  The
+environment sets what ``.ci/run`` sets, so mandatory checks are mandatory here too.
+Runs take minutes: the live tests start real servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One breakage: in ``path``, ``old`` (occurring once) becomes ``new``; ``tests`` must fail."""
+
+    name: str
+    what: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+T_TRAINING = "tests/solver/test_training.py"
+T_LOSS = "tests/solver/test_loss.py"
+T_API = "tests/service/test_api.py"
+T_CLIENT = "tests/service/test_client.py"
+T_FAILURES = "tests/service/test_failures.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "resume",
+        "a resumed solve restarts from step 0 (the checkpoint is never loaded)",
+        "solver/solve.py",
+        "        trainer.load_checkpoint(path)\n",
+        "        pass  # mutant: never resume\n",
+        (f"{T_TRAINING}::test_resume_from_a_checkpoint_equals_the_uninterrupted_run",),
+    ),
+    Mutant(
+        "resume-live",
+        "a job resumed after kill -9 restarts from step 0",
+        "solver/solve.py",
+        "        trainer.load_checkpoint(path)\n",
+        "        pass  # mutant: never resume\n",
+        ("tests/service/test_live.py::test_a_killed_worker_does_not_lose_the_job",),
+    ),
+    Mutant(
+        "artifact-unverified",
+        "/artifact sends the weights without checking their sha256",
+        "service/access.py",
+        "    if hashlib.sha256(blob).hexdigest() != record.weights_sha256:\n",
+        "    if False:  # mutant: no check\n",
+        (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
+    ),
+    Mutant(
+        "artifact-symlink",
+        "/artifact follows a symlink in place of the weights",
+        "service/access.py",
+        "    if path.is_symlink() or path.parent.is_symlink():\n",
+        "    if False:  # mutant: follow links\n",
+        (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
+    ),
+    Mutant(
+        "corrupted-is-500",
+        "evaluate on a damaged model folder answers a bare 500",
+        "service/access.py",
+        "    except ModelFileError as exc:  # the message names no server path\n",
+        "    except KeyError as exc:  # mutant: damage escapes\n",
+        (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
+    ),
+    Mutant(
+        "download-unverified",
+        "client.download writes whatever bytes arrive",
+        "service/client.py",
+        "        if self._expected is not None and found != self._expected:\n",
+        "        if False:  # mutant: no check\n",
+        (f"{T_CLIENT}::test_a_download_that_fails_its_sha256_is_refused",),
+    ),
+    Mutant(
+        "epsilon-inflated",
+        "the global estimate's eps is 10x the envelopes' maximum",
+        "solver/estimate.py",
+        "    return float((env0 / weight).max()), float((env1 / weight).max())\n",
+        "    return 10 * float((env0 / weight).max()), 10 * float((env1 / weight).max())\n",
+        ("tests/solver/test_estimate.py::test_epsilon_is_the_envelopes_maximum_up_to_the_grid",),
+    ),
+    Mutant(
+        "sup-reports-mean",
+        'the "sup" figure is the mean |r|, not the max',
+        "solver/loss.py",
+        "    return float(magnitudes.detach().max())\n",
+        "    return float(magnitudes.detach().mean())\n",
+        (
+            f"{T_LOSS}::test_reported_figure_is_the_sample_sup_or_the_mean_square",
+            f"{T_LOSS}::test_training_reports_the_max_residual_of_every_term",
+        ),
+    ),
+    Mutant(
+        "p-held-at-2",
+        "the L^p exponent stays at 2 (an L^2 loss, not a sup)",
+        "solver/loss.py",
+        "    return float(P_MIN * (P_MAX / P_MIN) ** frac)\n",
+        "    return P_MIN\n",
+        (
+            f"{T_LOSS}::test_p_rises_geometrically_from_2_to_p_max",
+            f"{T_LOSS}::test_the_last_step_minimizes_the_l64_mean_and_the_first_the_l2_mean",
+        ),
+    ),
+    Mutant(
+        "em-frozen-volatility",
+        "Euler-Maruyama evaluates the volatility at the start point only",
+        "solver/problems.py",
+        "_apply_matrix(self.k_vol, env, dw)",
+        "_apply_matrix(self.k_vol, space_env(ts, xs), dw)",
+        ("tests/solver/test_feynman_kac.py::test_euler_maruyama_evaluates_the_volatility_along_the_path",),
+    ),
+    Mutant(
+        "em-no-sqrt-dt",
+        "Brownian increments scaled by dt instead of sqrt(dt)",
+        "solver/problems.py",
+        "            dw = noise[k] * dt.sqrt().unsqueeze(1)\n",
+        "            dw = noise[k] * dt.unsqueeze(1)\n",
+        (
+            "tests/solver/test_feynman_kac.py::test_heat_targets_are_unbiased_with_exact_gradient",
+            "tests/solver/test_feynman_kac.py::test_euler_maruyama_evaluates_the_volatility_along_the_path",
+        ),
+    ),
+    Mutant(
+        "time-limit-forgets-best",
+        "a run stopped by its time limit returns its last parameters, not its best",
+        "solver/training.py",
+        "            self._load_params(self.state.best)\n",
+        "            pass  # mutant: keep the last\n",
+        (f"{T_TRAINING}::test_a_time_limit_keeps_the_best_parameters_seen",),
+    ),
+    Mutant(
+        "expression-position",
+        "expression errors report position 0 whatever the offending token",
+        "solver/expressions.py",
+        "        self.position = position\n",
+        "        self.position = 0\n",
+        ("tests/solver/test_expressions.py::test_errors_name_the_offending_token_and_where_it_starts",),
+    ),
+    Mutant(
+        "monomial-error-inflated",
+        "the promised monomial error is twice the truth",
+        "models/constructions.py",
+        "    return net, ErrorBound(factors[0].err, factors[0].slope_err)\n",
+        "    return net, ErrorBound(2 * factors[0].err, 2 * factors[0].slope_err)\n",
+        ("tests/models/test_constructions.py::test_monomials_within_their_product_rule_bounds",),
+    ),
+    Mutant(
+        "polynomial-error-inflated",
+        "the promised polynomial error is twice the truth",
+        "models/constructions.py",
+        "    return result, ErrorBound(value_err, slope_err)\n",
+        "    return result, ErrorBound(2 * value_err, 2 * slope_err)\n",
+        ("tests/models/test_constructions.py::test_univariate_polynomials",),
+    ),
+    Mutant(
+        "compose-missing",
+        "no compose CLI on the machine: the compose check must fail, not skip",
+        "tests/service/test_compose.py",
+        '    if shutil.which("docker-compose"):\n',
+        "    if False:  # mutant: as if not installed\n",
+        ("tests/service/test_compose.py::test_docker_compose_config_accepts_the_file",),
+    ),
+)
+
+
+def _tree_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def _copy_tree(target: Path) -> None:
+    for name in _tree_files():
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, destination)
+
+
+def _apply(root: Path, mutant: Mutant) -> None:
+    path = root / mutant.path
+    text = path.read_text(encoding="utf-8")
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SystemExit(f"{mutant.name}: the text to break occurs {count} times in {mutant.path}, not once")
+    path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+
+
+def _environment(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(root),
+        RELUPDE_REQUIRE_POSTGRES="1",
+        RELUPDE_REQUIRE_BROWSER="1",
+        RELUPDE_REQUIRE_COMPOSE="1",
+    )
+    return env
+
+
+def _check_imports(root: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import models, solver, service; print(solver.__file__)"],
+        cwd=root,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if not Path(probe.stdout.strip()).resolve().is_relative_to(root.resolve()):
+        raise SystemExit(f"the copy imports solver from {probe.stdout.strip()}, not from {root}")
+
+
+def _run_tests(root: Path, tests: tuple[str, ...]) -> tuple[bool, float, str]:
+    """(passed, seconds, last lines of output) for ``tests`` in the tree at ``root``."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-x", *tests],
+        cwd=root,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+    )
+    tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+    return result.returncode == 0, time.perf_counter() - started, tail
+
+
+def run(mutants: list[Mutant]) -> list[tuple[Mutant, str, float]]:
+    outcomes: list[tuple[Mutant, str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="relupde-mutants-") as scratch:
+        clean = Path(scratch) / "clean"
+        _copy_tree(clean)
+        _check_imports(clean)
+        for mutant in mutants:
+            passed, _, tail = _run_tests(clean, mutant.tests)
+            if not passed:
+                raise SystemExit(f"{mutant.name}: its tests fail on the unbroken tree:\n{tail}")
+            broken = Path(scratch) / mutant.name
+            shutil.copytree(clean, broken)
+            _apply(broken, mutant)
+            passed, seconds, tail = _run_tests(broken, mutant.tests)
+            verdict = "survived" if passed else "killed"
+            print(f"{mutant.name}: {verdict} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+            outcomes.append((mutant, verdict, seconds))
+            shutil.rmtree(broken, ignore_errors=True)
+    return outcomes
+
+
+def table(outcomes: list[tuple[Mutant, str, float]]) -> str:
+    lines = [
+        "| mutant | breakage | file | killed by | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for mutant, verdict, seconds in outcomes:
+        tests = "<br>".join(f"`{t.split('::')[-1]}`" for t in mutant.tests)
+        lines.append(
+            f"| {mutant.name} | {mutant.what} | `{mutant.path}` | {tests} | {verdict} ({seconds:.0f} s) |"
+        )
+    killed = sum(verdict == "killed" for _, verdict, _ in outcomes)
+    lines.append("")
+    lines.append(f"{killed} of {len(outcomes)} mutants killed.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", help="run the mutants whose name contains this text")
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if args.only is None or args.only in m.name]
+    if args.list:
+        for mutant in chosen:
+            print(f"{mutant.name}: {mutant.what} ({mutant.path})")
+        return 0
+    if not chosen:
+        raise SystemExit(f"no mutant's name contains {args.only!r}; see --list")
+    outcomes = run(chosen)
+    text = table(outcomes)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0 if all(verdict == "killed" for _, verdict, _ in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
