@@ -114,6 +114,10 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
             checkpoint=checkpoint,
             on_record=reporter.record,
         )
+        reporter.flush()
+        model_id = uuid.uuid4().hex
+        # Writing can fail for the job's own reasons too (a NaN error measured against `exact`).
+        folder = model.save(model_folder(root, job.tenant, model_id))
     except Canceled:
         if reporter.verdict == "superseded":
             return "superseded"
@@ -123,9 +127,6 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     except Exception as exc:  # the job's own failure (bad data, diverged training): recorded, not raised
         store.finish(job_id, attempt, "failed", error=f"{type(exc).__name__}: {exc}")
         return "failed"
-    reporter.flush()
-    model_id = uuid.uuid4().hex
-    folder = model.save(model_folder(root, job.tenant, model_id))
     digest = json.loads((folder / MANIFEST).read_text())["weights_sha256"]
     record = ModelRecord(model_id, job.tenant, job_id, str(folder.relative_to(root)), digest, now())
     if not store.finish(job_id, attempt, "succeeded", model=record):

@@ -214,3 +214,40 @@ def test_fail_unfinished_keeps_finished_jobs(store: JobStore) -> None:
     assert not store.fail_unfinished(job_id, "late infrastructure error")
     job = store.get_job(job_id)
     assert job is not None and job.status == "succeeded" and job.error is None
+
+
+def test_fail_unfinished_fails_queued_and_running_jobs_only(store: JobStore) -> None:
+    """Infrastructure failures: a queued or running job becomes ``failed`` with the given
+    reason and a finish time (and a worker still running it is told to stop); succeeded and
+    canceled jobs keep their outcome."""
+    queued = _submit(store)
+    running = _submit(store)
+    started = store.begin(running, "w", 4)
+    assert started is not None
+    succeeded = _submit(store)
+    first = store.begin(succeeded, "w", 4)
+    assert first is not None and store.finish(succeeded, first[1], "succeeded")
+    canceled = _submit(store)
+    store.request_cancel(canceled, "a")
+
+    reason = "the job's worker failed: KilledWorker: too many deaths"
+    assert store.fail_unfinished(queued, reason)
+    assert store.fail_unfinished(running, reason)
+    assert not store.fail_unfinished(succeeded, reason)
+    assert not store.fail_unfinished(canceled, reason)
+
+    for job_id in (queued, running):
+        job = store.get_job(job_id, "a")
+        assert job is not None
+        assert (job.status, job.error, job.model_id) == ("failed", reason, None)
+        assert job.finished_at is not None
+    assert store.report(running, started[1], step=3, steps=10, loss=1.0, elapsed_s=0.1) == "superseded"
+    assert not store.finish(running, started[1], "succeeded")  # the failure stands
+    assert store.begin(queued, "w", 4) is None  # a failed job never starts
+    outcomes = {job_id: store.get_job(job_id) for job_id in (running, succeeded, canceled)}
+    assert {job_id: (job.status, job.error) for job_id, job in outcomes.items() if job} == {
+        running: ("failed", reason),
+        succeeded: ("succeeded", None),
+        canceled: ("canceled", None),
+    }
+    assert store.count_by_status() == {"queued": 0, "running": 0, "succeeded": 1, "failed": 2, "canceled": 1}
