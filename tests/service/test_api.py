@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
+from service.app import create_app
 from service.evaluation import MAX_JSON_POINTS
 from service.limits import MAX_OTHER_BYTES
+from service.settings import Settings
+from service.store import STATUSES, JobStore
 from solver import JobSpec, load_model
 from tests.service.conftest import ALICE, BOB, in_process_client, register_model, tiny_spec
 from tests.solver.examples import EXAMPLES
@@ -425,3 +429,66 @@ def test_health_metrics_and_openapi(client: TestClient, model_id: str) -> None:
         assert path in schema["paths"], path
     submit = schema["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
     assert "transport-1d" in submit["examples"]
+
+
+def test_keyless_mode_serves_every_caller_as_the_default_tenant(tmp_path: Path) -> None:
+    """``make run`` sets no ``RELUPDE_API_KEYS``: every caller is the tenant ``default``
+    (docs/service.md), so the README's curl calls, which send no header, submit, list and
+    read a job and evaluate a model of that tenant; a stray key changes nothing."""
+    settings = Settings.from_env({"RELUPDE_DATA_DIR": str(tmp_path)})
+    assert settings.api_keys == {}
+    with TestClient(create_app(settings, dispatch=False), raise_server_exceptions=False) as client:
+        response = client.post("/v1/jobs", json=tiny_spec(5))
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert client.get("/v1/jobs").json() == {"jobs": [job], "next_page_token": None}
+        assert client.get(f"/v1/jobs/{job['id']}").json() == job
+        assert client.get(f"/v1/jobs/{job['id']}", headers={"Authorization": "Bearer stray"}).json() == job
+        store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+        stored = store.get_job(job["id"], "default")
+        assert stored is not None and stored.tenant == "default"
+
+        model_id, _ = register_model(client, tmp_path, tiny_spec(30), tenant="default")
+        points = [[0.0, 0.0], [0.5, 1.0], [1.0, 6.0]]
+        response = client.post(f"/v1/models/{model_id}/evaluate", json={"points": points})
+        assert response.status_code == 200, response.text
+        local = load_model(tmp_path / "models" / "default" / model_id).evaluate(np.array(points))
+        np.testing.assert_array_equal(response.json()["value"], local.value)
+        np.testing.assert_array_equal(response.json()["gradient"], local.gradient)
+        assert client.get(f"/v1/models/{model_id}").json()["id"] == model_id
+
+
+def _jobs_metric(client: TestClient) -> dict[str, float]:
+    """``relupde_jobs{status}`` of one scrape of ``GET /metrics``."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    return {sample.labels["status"]: sample.value for sample in families["relupde_jobs"].samples}
+
+
+def test_the_jobs_metric_counts_the_store_s_jobs_by_status(tmp_path: Path) -> None:
+    """``relupde_jobs{status}`` is the number of jobs of every tenant in each status, read at
+    scrape time: it equals what the API lists per status, and follows a change at once."""
+    with in_process_client(tmp_path) as client:
+        store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+        assert _jobs_metric(client) == dict.fromkeys(STATUSES, 0)
+        alice = [client.post("/v1/jobs", json=tiny_spec(5), headers=ALICE).json()["id"] for _ in range(5)]
+        bob = [client.post("/v1/jobs", json=tiny_spec(5), headers=BOB).json()["id"] for _ in range(3)]
+        client.post(f"/v1/jobs/{alice[0]}/cancel", headers=ALICE)
+        for job_id, outcome in ((alice[1], None), (alice[2], "succeeded"), (bob[0], "failed")):
+            started = store.begin(job_id, "w", 4)
+            assert started is not None
+            if outcome == "succeeded":
+                assert store.finish(job_id, started[1], "succeeded")
+            elif outcome == "failed":
+                assert store.finish(job_id, started[1], "failed", error="ValueError: bad data")
+        expected = {"queued": 4, "running": 1, "succeeded": 1, "failed": 1, "canceled": 1}
+        assert _jobs_metric(client) == expected
+        for status in STATUSES:
+            listed = sum(
+                len(client.get("/v1/jobs", params={"status": status}, headers=who).json()["jobs"])
+                for who in (ALICE, BOB)
+            )
+            assert listed == expected[status], status
+        client.post(f"/v1/jobs/{bob[1]}/cancel", headers=BOB)
+        assert _jobs_metric(client) == {**expected, "queued": 3, "canceled": 2}

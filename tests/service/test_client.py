@@ -1,10 +1,12 @@
-"""service.client against a fake server (httpx.MockTransport) that speaks the wire format of API.md."""
+"""service.client against a fake server (httpx.MockTransport) that speaks the wire format of API.md,
+and its paging against the real API in process."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sqlalchemy import update
 
 from service.client import (
     AsyncClient,
@@ -36,6 +39,8 @@ from service.client import (
     TransportError,
     WaitTimeoutError,
 )
+from service.store import JobRow, JobStore
+from tests.service.conftest import in_process_client, tiny_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY = "secret-key"
@@ -726,3 +731,57 @@ def test_async_transport_errors_are_wrapped() -> None:
                 await client.submit(SPEC)
 
     asyncio.run(scenario())
+
+
+# ---------------------------------------------------------------------------- against the real API
+def test_iter_jobs_against_the_api_yields_every_job_once_newest_first(tmp_path: Path) -> None:
+    """``iter_jobs`` against the real API (in process): more jobs than a page, four of them
+    created in the same instant (the page token breaks ties by id), and another tenant's job.
+    For every page size it yields each of the tenant's jobs exactly once, newest first (created,
+    then id, descending), one request per page; the status filter pages too, and so does the
+    async client."""
+    with in_process_client(tmp_path) as app:
+        requests: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            requests.append(request)
+            response: httpx.Response = app.send(request)
+            return response
+
+        with (
+            Client(
+                "http://testserver", api_key="alice-key", transport=httpx.MockTransport(handler)
+            ) as client,
+            Client("http://testserver", api_key="bob-key", transport=httpx.MockTransport(app.send)) as bob,
+        ):
+            ids = [client.submit(tiny_spec(5, name=f"job {i}")).id for i in range(7)]
+            bob.submit(tiny_spec(5))
+            store: JobStore = app.app.state.store  # type: ignore[attr-defined]
+            tie = store.get_job(ids[2])
+            assert tie is not None
+            with store.engine.begin() as connection:
+                connection.execute(
+                    update(JobRow).where(JobRow.id.in_(ids[2:6])).values(created_at=tie.created_at)
+                )
+            newest_first = [ids[6], *sorted(ids[2:6], reverse=True), ids[1], ids[0]]
+            for page_size, pages in ((1, 7), (2, 4), (3, 3), (7, 1), (None, 1)):
+                requests.clear()
+                walked = [job.id for job in itertools.islice(client.iter_jobs(page_size=page_size), 20)]
+                assert walked == newest_first, page_size
+                assert len(requests) == pages, page_size
+            for job_id in (ids[0], ids[3], ids[6]):
+                client.cancel(job_id)
+            canceled = [job.id for job in itertools.islice(client.iter_jobs("canceled", page_size=1), 20)]
+            assert canceled == [ids[6], ids[3], ids[0]]
+
+        async def walk() -> list[str]:
+            transport = httpx.ASGITransport(app=app.app)
+            walked: list[str] = []
+            async with AsyncClient("http://testserver", api_key="alice-key", transport=transport) as client:
+                async for job in client.iter_jobs(page_size=2):
+                    walked.append(job.id)
+                    if len(walked) == 20:  # a paging bug must not loop forever
+                        break
+            return walked
+
+        assert asyncio.run(walk()) == newest_first
