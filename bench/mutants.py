@@ -180,6 +180,22 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/models/test_constructions.py::test_univariate_polynomials",),
     ),
     Mutant(
+        "fuzz-evaluate",
+        "evaluate fails after the model is found (reached only with a real model id)",
+        "service/evaluation.py",
+        "    return json.dumps({k: _jsonable(v) for k, v in chosen.items()}, allow_nan=False).encode()\n",
+        '    raise RuntimeError("mutant")\n',
+        ("tests/service/test_openapi_fuzz.py",),
+    ),
+    Mutant(
+        "fuzz-loss",
+        "the loss-curve route fails once the job is found (reached only with a real job id)",
+        "service/plots.py",
+        '"records": [r.to_json() for r in records]}',
+        '"records": [r.to_json() for r in records][1 / len(records) :]}',
+        ("tests/service/test_openapi_fuzz.py",),
+    ),
+    Mutant(
         "compose-missing",
         "no compose CLI on the machine: the compose check must fail, not skip",
         "tests/service/test_compose.py",
