@@ -320,19 +320,25 @@ def points_at_every_scale(estimate: GlobalEstimate, n: int, seed: int) -> NDArra
 def pointwise_bounds(
     estimate: GlobalEstimate, inputs: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(b0, b1) at each point; +inf where t lies outside [t0, T] (no promise there)."""
+    """(b0, b1) at each point; +inf where t lies outside [t0, T] (no promise there), and +inf
+    where |x| is so large that the growth bounds overflow float64 (a term whose factor chi or
+    |D chi| is 0 counts 0 there, never 0 * inf = NaN)."""
     timed = estimate.time is not None
     x = inputs[:, 1:] if timed else inputs
-    r = np.linalg.norm(x, axis=1)
-    chi, slope = cutoff_values(estimate, x)
-    big_u = value_growth(estimate.kappa, estimate.constant, r)
-    big_g = gradient_growth(estimate.kappa, estimate.constant, r, timed)
-    omega = 1.0 + r ** (estimate.kappa + 1.0)
-    e0 = estimate.local_value_error * omega
-    e1 = estimate.local_gradient_error * omega
-    d0, d1 = estimate.product_value_error, estimate.product_gradient_error
-    b0 = (1.0 - chi) * big_u + chi * e0 + d0
-    b1 = (1.0 - chi) * big_g + chi * e1 + d1 * (big_g + e1) + slope * (big_u + e0 + d1)
+    with np.errstate(over="ignore"):
+        r = np.linalg.norm(x, axis=1)
+        chi, slope = cutoff_values(estimate, x)
+        big_u = value_growth(estimate.kappa, estimate.constant, r)
+        big_g = gradient_growth(estimate.kappa, estimate.constant, r, timed)
+        omega = 1.0 + r ** (estimate.kappa + 1.0)
+        e0 = estimate.local_value_error * omega
+        e1 = estimate.local_gradient_error * omega
+        d0, d1 = estimate.product_value_error, estimate.product_gradient_error
+        inner0 = np.where(chi > 0, chi * e0, 0.0)
+        inner1 = np.where(chi > 0, chi * e1, 0.0)
+        ramp = np.where(slope > 0, slope * (big_u + e0 + d1), 0.0)
+        b0 = np.where(chi < 1, (1.0 - chi) * big_u, 0.0) + inner0 + d0
+        b1 = np.where(chi < 1, (1.0 - chi) * big_g, 0.0) + inner1 + d1 * (big_g + e1) + ramp
     if timed:
         assert estimate.time is not None
         t0, t1 = estimate.time

@@ -27,6 +27,7 @@ from solver.estimate import (
     epsilon,
     gradient_growth,
     points_at_every_scale,
+    pointwise_bounds,
     value_growth,
 )
 from solver.model import Model
@@ -89,6 +90,21 @@ def test_the_bound_is_never_exceeded(model: Model) -> None:
     weight = 1.0 + np.linalg.norm(x, axis=1) ** (estimate["kappa"] + 2)
     assert (out.bound <= estimate["eps_value"] * weight * (1 + 1e-12)).all()
     assert (out.gradient_bound <= estimate["eps_gradient"] * weight * (1 + 1e-12)).all()
+
+
+def test_far_points_get_an_infinite_bound_not_nan(model: Model) -> None:
+    """Where the growth bounds overflow float64 (|x| ~ 1e200) the bound is +inf: no promise,
+    never NaN; nearer points keep finite bounds."""
+    estimate = model.estimate
+    assert estimate is not None
+    inputs = model.network.in_features
+    points = np.zeros((3, inputs))
+    points[:, 0] = 0.5 * (estimate["time"][0] + estimate["time"][1]) if estimate["time"] is not None else 0.0
+    points[1, -1] = 1e200
+    points[2, -1] = 1e3
+    b0, b1 = pointwise_bounds(GlobalEstimate.from_json(estimate), points)
+    assert np.isfinite(b0[[0, 2]]).all() and np.isfinite(b1[[0, 2]]).all()
+    assert b0[1] == np.inf and b1[1] == np.inf
 
 
 def test_psi_vanishes_outside_the_padded_box_up_to_rounding(model: Model) -> None:
