@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from pathlib import Path
 
 from fastapi import Request
@@ -96,3 +97,18 @@ def verified_weights(request: Request, record: ModelRecord) -> bytes:
     if hashlib.sha256(blob).hexdigest() != record.weights_sha256:
         raise corrupted(record.id, "the weights file does not match the sha256 recorded when it was made")
     return blob
+
+
+def remove_model_files(request: Request, records: list[ModelRecord]) -> None:
+    """Delete the models' folders under the data dir (never a path outside it) and drop them
+    from the cache of loaded models."""
+    settings: Settings = request.app.state.settings
+    root = settings.data_dir.resolve()
+    cache: ModelCache = request.app.state.models
+    for record in records:
+        folder = model_folder(request, record)
+        cache.forget(folder)
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.resolve().is_relative_to(root) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)

@@ -24,7 +24,15 @@ from fastapi import Body, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.access import job_or_404, load_model_of, model_record, not_found, store_of, verified_weights
+from service.access import (
+    job_or_404,
+    load_model_of,
+    model_record,
+    not_found,
+    remove_model_files,
+    store_of,
+    verified_weights,
+)
 from service.auth import Authenticator, Tenant
 from service.dashboard import add_dashboard_routes
 from service.dispatcher import Dispatcher
@@ -44,15 +52,18 @@ from service.evaluation import (
 from service.limits import BodyLimit
 from service.metrics import Metrics
 from service.plots import add_plot_routes
+from service.runner import checkpoint_path
 from service.schemas import (
     ERROR_RESPONSES,
     MODEL_RESPONSES,
+    DeletedOut,
     EvaluateIn,
     EvaluateOut,
     HealthOut,
     JobOut,
     JobPageOut,
     ModelOut,
+    ValidatedOut,
     iso,
     job_out,
 )
@@ -197,6 +208,23 @@ def _add_job_routes(app: FastAPI) -> None:
             job_out(job), status_code=202 if created else 200, headers={"Location": f"/v1/jobs/{job.id}"}
         )
 
+    @app.post(
+        "/v1/specs/validate",
+        response_model=ValidatedOut,
+        responses=ERROR_RESPONSES,
+        tags=["jobs"],
+        summary="Check a job spec without submitting it",
+    )
+    async def validate_spec(
+        tenant: Tenant, spec: Annotated[JobSpec, Body(openapi_examples=SPEC_EXAMPLES)]
+    ) -> dict[str, Any]:
+        """The same checks as `POST /v1/jobs`, and nothing queued: 200 with the spec as it
+        would run (every default filled in) and its total steps, or 422 naming each mistake."""
+        steps = spec.training.steps + (
+            spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
+        )
+        return {"valid": True, "steps": steps, "spec": spec.model_dump(mode="json")}
+
     @app.get("/v1/jobs/{job_id}", response_model=JobOut, responses=ERROR_RESPONSES, tags=["jobs"])
     async def get_job(request: Request, job_id: str, tenant: Tenant) -> dict[str, Any]:
         """The job: status, progress, error, model_id and the spec."""
@@ -229,6 +257,24 @@ def _add_job_routes(app: FastAPI) -> None:
         if job is None:
             raise not_found("job", job_id)
         return job_out(job)
+
+    @app.delete("/v1/jobs/{job_id}", response_model=DeletedOut, responses=ERROR_RESPONSES, tags=["jobs"])
+    async def delete_job(request: Request, job_id: str, tenant: Tenant) -> dict[str, Any]:
+        """Delete the job: its record, loss curve, checkpoint and the models it made (their
+        files too).  A queued job never runs; a running one stops at its next progress report.
+        Not undoable; a second DELETE answers 404."""
+        deleted = await anyio.to_thread.run_sync(lambda: store_of(request).delete_job(job_id, tenant))
+        if deleted is None:
+            raise not_found("job", job_id)
+        _, models = deleted
+        settings: Settings = request.app.state.settings
+
+        def remove_files() -> None:
+            remove_model_files(request, models)
+            checkpoint_path(settings.data_dir, job_id).unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(remove_files)
+        return {"id": job_id, "deleted": True, "model_ids": [m.id for m in models]}
 
     @app.get(
         "/v1/jobs/{job_id}/events",
@@ -347,6 +393,18 @@ def _add_model_routes(app: FastAPI) -> None:
         metrics.evaluate_seconds.labels(form).observe(time.perf_counter() - started)
         metrics.evaluate_points.labels(form).inc(len(points))
         return Response(content, media_type=media)
+
+    @app.delete(
+        "/v1/models/{model_id}", response_model=DeletedOut, responses=ERROR_RESPONSES, tags=["models"]
+    )
+    async def delete_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
+        """Delete the model and its files; the job that made it stays, without a model_id.
+        Not undoable; a second DELETE answers 404."""
+        record = await anyio.to_thread.run_sync(lambda: store_of(request).delete_model(model_id, tenant))
+        if record is None:
+            raise not_found("model", model_id)
+        await anyio.to_thread.run_sync(remove_model_files, request, [record])
+        return {"id": model_id, "deleted": True, "model_ids": [model_id]}
 
     @app.get(
         "/v1/models/{model_id}/artifact",

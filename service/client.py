@@ -819,6 +819,18 @@ class _Base:
         return _wait_flow(_segment(job_id, "job"), progress, timeout, poll_interval)
 
     @staticmethod
+    def _delete_job(job_id: JobRef) -> Flow[dict[str, Any]]:
+        return _object_flow(_Request("DELETE", f"/v1/jobs/{_segment(job_id, 'job')}"))
+
+    @staticmethod
+    def _delete_model(model_id: str) -> Flow[dict[str, Any]]:
+        return _object_flow(_Request("DELETE", f"/v1/models/{_segment(model_id, 'model')}"))
+
+    @staticmethod
+    def _validate(spec: Spec) -> Flow[dict[str, Any]]:
+        return _object_flow(_Request("POST", "/v1/specs/validate", json=_spec_body(spec)))
+
+    @staticmethod
     def _model(model_id: str) -> Flow[dict[str, Any]]:
         return _object_flow(_Request("GET", f"/v1/models/{_segment(model_id, 'model')}"))
 
@@ -897,6 +909,20 @@ class Client(_Base):
         after ``timeout`` seconds (None: no limit).
         """
         return self._drive(self._wait(job_id, progress, timeout, poll_interval))
+
+    def delete_job(self, job_id: JobRef) -> dict[str, Any]:
+        """Delete a job with its loss curve, checkpoint and models (a running job stops);
+        returns ``{"id", "deleted", "model_ids"}``.  Not undoable."""
+        return self._drive(self._delete_job(job_id))
+
+    def delete_model(self, model_id: str) -> dict[str, Any]:
+        """Delete a model and its files (its job stays); returns ``{"id", "deleted", "model_ids"}``."""
+        return self._drive(self._delete_model(model_id))
+
+    def validate(self, spec: Spec) -> dict[str, Any]:
+        """Check a spec on the server without submitting it: ``{"valid": True, "steps",
+        "spec"}`` (defaults filled in), or ``BadRequestError`` naming each mistake."""
+        return self._drive(self._validate(spec))
 
     def model(self, model_id: str) -> RemoteModel:
         """The trained model ``model_id`` (a succeeded job's ``model_id``)."""
@@ -1008,6 +1034,19 @@ class AsyncClient(_Base):
     ) -> Job:
         """Poll until the job is terminal and return it; see ``Client.wait``."""
         return await self._drive(self._wait(job_id, progress, timeout, poll_interval))
+
+    async def delete_job(self, job_id: JobRef) -> dict[str, Any]:
+        """Delete a job with its loss curve, checkpoint and models (a running job stops);
+        returns ``{"id", "deleted", "model_ids"}``.  Not undoable."""
+        return await self._drive(self._delete_job(job_id))
+
+    async def delete_model(self, model_id: str) -> dict[str, Any]:
+        """Delete a model and its files (its job stays); returns ``{"id", "deleted", "model_ids"}``."""
+        return await self._drive(self._delete_model(model_id))
+
+    async def validate(self, spec: Spec) -> dict[str, Any]:
+        """Check a spec on the server without submitting it (see ``Client.validate``)."""
+        return await self._drive(self._validate(spec))
 
     async def model(self, model_id: str) -> AsyncRemoteModel:
         """The trained model ``model_id`` (a succeeded job's ``model_id``)."""

@@ -40,6 +40,11 @@ class ModelCache:
         self._models: OrderedDict[Path, Model] = OrderedDict()
         self._lock = threading.Lock()
 
+    def forget(self, folder: Path) -> None:
+        """Drop the model loaded from ``folder`` (its files were deleted)."""
+        with self._lock:
+            self._models.pop(folder, None)
+
     def get(self, folder: Path) -> Model:
         with self._lock:
             model = self._models.get(folder)

@@ -92,6 +92,12 @@ class _Reporter:
         return self.verdict != "continue"
 
 
+def _forget_if_deleted(store: JobStore, job_id: str, checkpoint: Path) -> None:
+    """A job deleted while it ran (DELETE /v1/jobs/{id}) leaves no checkpoint behind."""
+    if store.get_job(job_id) is None:
+        checkpoint.unlink(missing_ok=True)
+
+
 def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None = None) -> Outcome:
     """Run (or resume) one job to its end; the outcome is also written to the store."""
     store = _store(database_url)
@@ -120,6 +126,7 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
         folder = model.save(model_folder(root, job.tenant, model_id))
     except Canceled:
         if reporter.verdict == "superseded":
+            _forget_if_deleted(store, job_id, checkpoint)
             return "superseded"
         store.finish(job_id, attempt, "canceled")
         checkpoint.unlink(missing_ok=True)
@@ -131,6 +138,7 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     record = ModelRecord(model_id, job.tenant, job_id, str(folder.relative_to(root)), digest, now())
     if not store.finish(job_id, attempt, "succeeded", model=record):
         shutil.rmtree(folder)  # superseded or canceled meanwhile: the store keeps the other outcome
+        _forget_if_deleted(store, job_id, checkpoint)
         return "superseded"
     checkpoint.unlink(missing_ok=True)
     return "succeeded"

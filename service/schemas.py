@@ -49,6 +49,22 @@ class JobOut(BaseModel):
     cancel_requested: bool
 
 
+class DeletedOut(BaseModel):
+    """What a DELETE removed: the job or model id and the models whose files went with it."""
+
+    id: str
+    deleted: bool = True
+    model_ids: list[str] = Field(default_factory=list)
+
+
+class ValidatedOut(BaseModel):
+    """A spec that passed every check: as it would run (defaults filled in) and its steps."""
+
+    valid: bool = True
+    steps: int
+    spec: dict[str, Any]
+
+
 class JobPageOut(BaseModel):
     jobs: list[JobOut]
     next_page_token: str | None = Field(description="pass as page_token for the next page; null on the last")

@@ -33,6 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     or_,
@@ -403,6 +404,34 @@ class JobStore:
             elif row.status == "running":
                 row.cancel_requested = True
             return _job(row)
+
+    def delete_job(self, job_id: str, tenant: str) -> tuple[Job, list[ModelRecord]] | None:
+        """Delete the tenant's job with its loss-curve records and the models it made, in one
+        transaction; returns the job and those models (whose folders the caller removes), or
+        None if there is no such job.  A running job's worker finds its attempt gone at its
+        next report and stops (it is superseded), so this also cancels."""
+        with self._session() as session:
+            row = session.get(JobRow, job_id, with_for_update=True)
+            if row is None or row.tenant != tenant:
+                return None
+            job = _job(row)
+            models = [_model(m) for m in session.scalars(select(ModelRow).where(ModelRow.job_id == job_id))]
+            session.execute(delete(LossRow).where(LossRow.job_id == job_id))
+            session.execute(delete(ModelRow).where(ModelRow.job_id == job_id))
+            session.delete(row)
+            return job, models
+
+    def delete_model(self, model_id: str, tenant: str) -> ModelRecord | None:
+        """Delete the tenant's model record (the job that made it keeps no model_id); returns
+        it (the caller removes its folder), or None if there is no such model."""
+        with self._session() as session:
+            row = session.get(ModelRow, model_id, with_for_update=True)
+            if row is None or row.tenant != tenant:
+                return None
+            record = _model(row)
+            session.execute(update(JobRow).where(JobRow.model_id == model_id).values(model_id=None))
+            session.delete(row)
+            return record
 
     def count_by_status(self) -> dict[str, int]:
         with self._session() as session:
