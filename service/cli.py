@@ -11,6 +11,8 @@ SPEC.json [--set ...]`` checks a spec without training it (``service.spec_file``
 ``relupde serve`` runs the REST API with its job store and worker cluster;
 ``relupde worker`` runs a worker for an external Dask scheduler (``service.server``).
 ``relupde plot MODEL_DIR --out FILE.png`` draws a model (solver.plots) without a server.
+``relupde submit|status|wait|evaluate|download|cancel|delete`` drive a server through the
+Python client (``service.cli_remote``).
 """
 
 from __future__ import annotations
@@ -242,7 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker_parser = sub.add_parser("worker", help="run a worker for an external Dask scheduler")
     worker_parser.add_argument("--scheduler", default=None, help="scheduler address (RELUPDE_DASK_ADDRESS)")
     _add_plot_parser(sub)
+    from service.cli_remote import COMMANDS, add_remote_parsers, run_remote
+
+    add_remote_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in COMMANDS:
+        return run_remote(args)
     if args.command == "plot":
         return plot_command(args)
     if args.command == "serve":

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -247,6 +249,15 @@ def test_the_python_client_end_to_end(server: LiveServer, tmp_path: Path) -> Non
         )
     with Client(server.url, api_key="bob-key") as other, pytest.raises(NotFoundError):
         other.job(job.id)
+    # The command line drives the same server.
+    status = subprocess.run(
+        [sys.executable, "-m", "service.cli", "status", job.id, "--server", server.url, "--key", "alice-key"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith(f"{job.id} succeeded step 200/200"), status.stdout
 
     async def listing() -> list[str]:
         async with AsyncClient(server.url, api_key="alice-key") as client:
