@@ -8,7 +8,6 @@ shapes.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from solver.spec_errors import friendly_errors
 
 log = logging.getLogger("relupde.api")
 
@@ -71,29 +72,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-GIVEN_MAX_CHARS = 300
-
-
-def _shortened(value: Any) -> Any:
-    """Echo what was given, unless it is large (a whole sub-object): then its start."""
-    text = json.dumps(value)
-    return value if len(text) <= GIVEN_MAX_CHARS else text[:GIVEN_MAX_CHARS] + "..."
-
-
 def validation_details(errors: Any) -> list[dict[str, Any]]:
-    """Each problem: where (the field path), what is wrong, what was given."""
-    details = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ())]
-        details.append(
-            {
-                "field": ".".join(location),
-                "message": error.get("msg", ""),
-                "type": error.get("type", ""),
-                "given": _shortened(_jsonable(error.get("input"))),
-            }
-        )
-    return details
+    """Each mistake: where (the field path in the user's terms), what is wrong, what was
+    given (``solver.spec_errors``: no union tags, no library links, close-match hints)."""
+    return [{**d, "given": _jsonable(d["given"])} for d in friendly_errors(errors)]
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from solver import JobSpec
+from solver.spec_errors import format_errors
 
 
 class SpecFileError(ValueError):
@@ -76,7 +77,11 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecFileError(f"{path} is not a valid job spec:\n{exc}") from None
+        count = exc.error_count()
+        mistakes = f"{count} mistake{'s' if count > 1 else ''}"
+        raise SpecFileError(
+            f"{path} is not a valid job spec ({mistakes}):\n{format_errors(exc.errors())}"
+        ) from None
 
 
 def summary(spec: JobSpec) -> str:

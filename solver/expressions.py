@@ -17,9 +17,10 @@ the elementwise functions broadcast a scalar over a vector, ``norm dot sum`` red
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -78,6 +79,12 @@ class ExpressionError(ValueError):
         super().__init__(detail)
 
 
+def _close(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest allowed name, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 @dataclass(frozen=True)
 class Node:
     """A checked expression node.  ``op`` is 'num', 'name', a binary operator, 'neg' or a function."""
@@ -127,7 +134,7 @@ class _Checker:
             if node.id in CONSTANTS:
                 return Node("num", "scalar", value=CONSTANTS[node.id])
             if node.id not in self.names:
-                raise self.fail(node, "unknown name", node.id)
+                raise self.fail(node, f"unknown name{_close(node.id, self.allowed())}", node.id)
             return Node("name", self.names[node.id], name=node.id)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             inner = self.check(node.operand, depth + 1)
@@ -151,7 +158,7 @@ class _Checker:
             raise self.fail(node.func, "only calls of the listed functions by name are allowed")
         name = node.func.id
         if name not in FUNCTIONS:
-            raise self.fail(node.func, "unknown function", name)
+            raise self.fail(node.func, f"unknown function{_close(name, FUNCTIONS)}", name)
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
         args = tuple(self.check(a, depth + 1) for a in node.args)

@@ -8,11 +8,13 @@ can be trained.  ``JobSpec.model_validate_json(text)`` is the entry point.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from solver.expressions import ExpressionError, Kind, equation_names, parse, space_names
+from solver.spec_errors import suggestion
 
 Expr = Annotated[str, Field(min_length=1, max_length=10_000)]
 FACE = re.compile(r"^x(\d+)=(lower|upper)$")
@@ -21,10 +23,41 @@ FACE = re.compile(r"^x(\d+)=(lower|upper)$")
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        """One error for the unknown keys of an object, naming the closest known one."""
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                key = str(unknown[0])
+                others = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+                raise PydanticCustomError(
+                    "unknown_field",
+                    "unknown field '{field}'{others}{hint}; allowed here: {allowed}",
+                    {
+                        "field": key,
+                        "others": others,
+                        "hint": suggestion(key, cls.model_fields),
+                        "allowed": ", ".join(cls.model_fields),
+                    },
+                )
+        return data
+
 
 class TimeInterval(Strict):
-    start: float
-    end: float
+    """The time interval [start, end]: with it the solution is u(t, x), t in [start, end]."""
+
+    start: float = Field(
+        description="Initial time t0. Initial conditions hold at t = start; a kolmogorov problem "
+        "needs start = 0.",
+        examples=[0.0],
+    )
+    end: float = Field(
+        description="Final time T, greater than start. The solution is trained, checked and "
+        "reported on [start, end].",
+        examples=[1.0],
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeInterval:
@@ -34,8 +67,22 @@ class TimeInterval(Strict):
 
 
 class BoxSpec(Strict):
-    lower: list[float] = Field(min_length=1, max_length=1000)
-    upper: list[float] = Field(min_length=1, max_length=1000)
+    """The closed box [lower_0, upper_0] x ... x [lower_{d-1}, upper_{d-1}] in R^d."""
+
+    lower: list[float] = Field(
+        min_length=1,
+        max_length=1000,
+        description="The lower corner: d numbers, one per space coordinate x0..x{d-1}, each below "
+        "the matching entry of upper. The face x_i = lower_i is the condition target 'x<i>=lower'.",
+        examples=[[0.0, 0.0]],
+    )
+    upper: list[float] = Field(
+        min_length=1,
+        max_length=1000,
+        description="The upper corner: d numbers, each greater than the matching entry of lower. "
+        "The face x_i = upper_i is the condition target 'x<i>=upper'.",
+        examples=[[1.0, 1.0]],
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> BoxSpec:
@@ -47,61 +94,201 @@ class BoxSpec(Strict):
 
 
 class BallSpec(Strict):
-    center: list[float] = Field(min_length=1, max_length=1000)
-    radius: float = Field(gt=0)
+    """The ball |x - center| <= radius (Euclidean); its boundary is the sphere |x - center| = radius."""
+
+    center: list[float] = Field(
+        min_length=1,
+        max_length=1000,
+        description="The centre: d numbers, one per space coordinate x0..x{d-1}.",
+        examples=[[0.0, 0.0]],
+    )
+    radius: float = Field(gt=0, description="The radius, greater than 0.", examples=[1.0])
 
 
 class WholeSpaceSpec(Strict):
-    train_radius: float = Field(gt=0)
+    """All of R^d, trained on a box around the origin (see train_radius)."""
+
+    train_radius: float = Field(
+        gt=0,
+        description="R > 0. The network is trained on the padded box (-1.25 R, 1.25 R)^d and its "
+        "errors are measured on (-R, R)^d; a kolmogorov model is then extended to all of R^d with a "
+        "pointwise error bound eps (1 + |x|^(kappa+2)) (docs/global-estimate.md).",
+        examples=[3.0],
+    )
 
 
 class BoxDomain(Strict):
-    box: BoxSpec
+    """A box domain: {"box": {"lower": [...], "upper": [...]}}."""
+
+    box: BoxSpec = Field(
+        description="The box's lower and upper corners.",
+        examples=[{"lower": [0.0, 0.0], "upper": [1.0, 1.0]}],
+    )
 
 
 class BallDomain(Strict):
-    ball: BallSpec
+    """A ball domain: {"ball": {"center": [...], "radius": r}}."""
+
+    ball: BallSpec = Field(
+        description="The ball's centre and radius.",
+        examples=[{"center": [0.0, 0.0], "radius": 1.0}],
+    )
 
 
 class WholeSpaceDomain(Strict):
-    whole_space: WholeSpaceSpec
+    """The whole space R^d: {"whole_space": {"train_radius": R}}."""
+
+    whole_space: WholeSpaceSpec = Field(
+        description="R^d, trained on a box of half-width 1.25 train_radius; needs problem.growth "
+        "and allows no boundary conditions.",
+        examples=[{"train_radius": 3.0}],
+    )
 
 
-Domain = BoxDomain | BallDomain | WholeSpaceDomain
+DOMAIN_KEYS = ("box", "ball", "whole_space")
+
+
+def _domain_key(data: Any) -> str | None:
+    """The tag of a domain: its one key, when that key is a known one."""
+    if isinstance(data, dict) and len(data) == 1 and next(iter(data)) in DOMAIN_KEYS:
+        return str(next(iter(data)))
+    if isinstance(data, BaseModel):
+        return next((k for k in DOMAIN_KEYS if k in type(data).model_fields), None)
+    return None
+
+
+Domain = Annotated[
+    Annotated[BoxDomain, Tag("box")]
+    | Annotated[BallDomain, Tag("ball")]
+    | Annotated[WholeSpaceDomain, Tag("whole_space")],
+    Discriminator(
+        _domain_key,
+        custom_error_type="domain_kind",
+        custom_error_message="a domain is an object with exactly one key: box, ball or whole_space",
+    ),
+]
 
 
 class Growth(Strict):
-    kappa: float = Field(ge=0)
-    constant: float = Field(gt=0)
+    """How fast the solution may grow in |x| (stated by you, not checked): for every t in time and x,
+    |grad_x u| <= C (1 + |x|^kappa) and |u|, |u_t| <= C (1 + |x|^(kappa+1))."""
+
+    kappa: float = Field(
+        ge=0,
+        description="The growth exponent kappa >= 0 of |grad_x u| <= C (1 + |x|^kappa) and "
+        "|u|, |u_t| <= C (1 + |x|^(kappa+1)). Kolmogorov residuals are divided by 1 + |x|^(kappa+1); "
+        "the global error bound is eps (1 + |x|^(kappa+2)).",
+        examples=[1.0],
+    )
+    constant: float = Field(
+        gt=0,
+        description="The constant C > 0 of those growth bounds (|x| is the Euclidean norm of the space "
+        "point).",
+        examples=[10.0],
+    )
 
 
 class Dirichlet(Strict):
-    type: Literal["dirichlet"]
-    on: str = "boundary"
-    value: Expr
+    """A Dirichlet condition u = g on a part of the boundary; residual |u - g|."""
+
+    type: Literal["dirichlet"] = Field(
+        description="The literal 'dirichlet': u = value on the boundary part `on`.",
+        examples=["dirichlet"],
+    )
+    on: str = Field(
+        default="boundary",
+        description="Where it holds: 'boundary' (all of it) or, on a box domain, the face "
+        "'x<i>=lower' or 'x<i>=upper' (x_i = lower_i or upper_i, i < d). A ball has only 'boundary'.",
+        examples=["boundary", "x0=lower"],
+    )
+    value: Expr = Field(
+        description="The data g(t, x): an expression in t (problems with time) and the space names "
+        "x0..x{d-1}, x, y, z (d <= 3), x_vec.",
+        examples=["0", "sin(-t)"],
+    )
 
 
 class Neumann(Strict):
-    type: Literal["neumann"]
-    on: str = "boundary"
-    value: Expr
+    """A Neumann condition grad u . n = g on a part of the boundary, n the outward unit normal;
+    residual |grad u . n - g|."""
+
+    type: Literal["neumann"] = Field(
+        description="The literal 'neumann': grad u . n = value on the boundary part `on`, n the outward "
+        "unit normal (a box face's axis direction, the sphere's radial direction).",
+        examples=["neumann"],
+    )
+    on: str = Field(
+        default="boundary",
+        description="Where it holds: 'boundary' (all of it) or, on a box domain, the face "
+        "'x<i>=lower' or 'x<i>=upper' (x_i = lower_i or upper_i, i < d). A ball has only 'boundary'.",
+        examples=["boundary", "x1=upper"],
+    )
+    value: Expr = Field(
+        description="The outward normal derivative g(t, x): an expression in t (problems with time) and "
+        "the space names x0..x{d-1}, x, y, z (d <= 3), x_vec.",
+        examples=["0", "cos(x)"],
+    )
 
 
 class Initial(Strict):
-    type: Literal["initial"]
-    value: Expr
+    """An initial condition u(t0, x) = g(x), t0 = time.start; needs problem.time."""
+
+    type: Literal["initial"] = Field(
+        description="The literal 'initial': u(time.start, x) = value for every x of the domain.",
+        examples=["initial"],
+    )
+    value: Expr = Field(
+        description="The initial data g(x): an expression in the space names x0..x{d-1}, x, y, z "
+        "(d <= 3), x_vec (no t). Residual |u(t0, x) - g(x)|, plus |grad_x u(t0, x) - grad g(x)| when g "
+        "calls none of abs, sign, min, max, norm.",
+        examples=["sin(pi*x)*sin(pi*y)"],
+    )
 
 
 Condition = Annotated[Dirichlet | Neumann | Initial, Field(discriminator="type")]
 
 
 class ProblemBase(Strict):
-    dimension: int = Field(ge=1, le=1000)
-    time: TimeInterval | None = None
-    domain: Domain
-    conditions: list[Condition] = Field(default_factory=list, max_length=64)
-    exact: Expr | None = None
-    growth: Growth | None = None
+    """The fields every problem kind has."""
+
+    dimension: int = Field(
+        ge=1,
+        le=1000,
+        description="d, the number of space variables x0..x{d-1}. The network's inputs are "
+        "(t, x0, ..., x{d-1}) when the problem has time, else (x0, ..., x{d-1}).",
+        examples=[2],
+    )
+    time: TimeInterval | None = Field(
+        default=None,
+        description="null: a stationary problem, u = u(x). An interval: an evolution problem, "
+        "u = u(t, x) for t in [start, end]. kolmogorov problems need it, with start = 0.",
+        examples=[{"start": 0.0, "end": 1.0}],
+    )
+    domain: Domain = Field(
+        description="The space domain, exactly one of {'box': ...}, {'ball': ...}, "
+        "{'whole_space': ...}. divergence_form takes a box or a ball, kolmogorov only whole_space.",
+        examples=[{"box": {"lower": [0.0, 0.0], "upper": [1.0, 1.0]}}],
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Boundary and initial conditions (at most 64), each a residual on its own points. "
+        "A whole_space problem takes initial conditions only; an initial condition needs time.",
+        examples=[[{"type": "dirichlet", "on": "boundary", "value": "0"}]],
+    )
+    exact: Expr | None = Field(
+        default=None,
+        description="A known solution u*(t, x), an expression in t (with time) and the space names. "
+        "Used only to report the errors rel_l2, linf and grad_linf on fresh points; never in "
+        "training and never by the error bounds.",
+        examples=["sin(pi*x)*sin(pi*y)"],
+    )
+    growth: Growth | None = Field(
+        default=None,
+        description="Growth bounds of the solution in |x|; required for a whole_space domain, "
+        "not used on a box or a ball.",
+        examples=[{"kappa": 1.0, "constant": 10.0}],
+    )
 
     @property
     def has_time(self) -> bool:
@@ -157,8 +344,19 @@ def _check_on(on: str, d: int, domain: Domain, where: str) -> None:
 
 
 class FirstOrder(ProblemBase):
-    kind: Literal["first_order"]
-    equation: Expr
+    """A first-order PDE F(t, x, u, u_t, grad u) = 0 on a box, a ball or the whole space; the
+    residual is r = F. Stationary equations convex (concave) in grad u are steered to their
+    viscosity solution, e.g. the distance to the boundary for the eikonal |grad u| = 1."""
+
+    kind: Literal["first_order"] = Field(
+        description="The literal 'first_order': the PDE F(t, x, u, u_t, grad u) = 0 given by equation.",
+        examples=["first_order"],
+    )
+    equation: Expr = Field(
+        description="F, the residual r = F(t, x, u, u_t, grad u) of the PDE F = 0: an expression in t "
+        "(with time), the space names, and u, u_t (with time), u_x0..u_x{d-1} and the vector grad_u.",
+        examples=["u_t + u_x0", "norm(grad_u) - 1"],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FirstOrder:
@@ -171,11 +369,36 @@ ScalarOrMatrix = Expr | list[list[Expr]]
 
 
 class DivergenceForm(ProblemBase):
-    kind: Literal["divergence_form"]
-    diffusion: ScalarOrMatrix = "1"
-    drift: list[Expr] | None = None
-    reaction: Expr = "0"
-    source: Expr = "0"
+    """[u_t] - div(K grad u) + b . grad u + c u = f on a box or a ball, the u_t term present exactly
+    when the problem has time. Trained as the first-order system sigma = K grad u with one network
+    of outputs (u, sigma_1..sigma_d); residuals |sigma - K grad u| and
+    |[u_t] - div sigma + b . grad u + c u - f|."""
+
+    kind: Literal["divergence_form"] = Field(
+        description="The literal 'divergence_form': [u_t] - div(K grad u) + b . grad u + c u = f.",
+        examples=["divergence_form"],
+    )
+    diffusion: ScalarOrMatrix = Field(
+        default="1",
+        description="K(t, x): a scalar expression k, meaning K = k I, or a d x d list of rows of "
+        "expressions, K[i][j] = K_ij. The default '1' makes -div(K grad u) the negative Laplacian.",
+        examples=["1", [["2", "0"], ["0", "1 + x**2"]]],
+    )
+    drift: list[Expr] | None = Field(
+        default=None,
+        description="b(t, x) of the term b . grad u: a list of d expressions, or null for no such term.",
+        examples=[["1", "0"]],
+    )
+    reaction: Expr = Field(
+        default="0",
+        description="c(t, x) of the term c u: an expression in t (with time) and the space names.",
+        examples=["0", "1"],
+    )
+    source: Expr = Field(
+        default="0",
+        description="f(t, x), the right-hand side: an expression in t (with time) and the space names.",
+        examples=["2*pi**2*sin(pi*x)*sin(pi*y)"],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DivergenceForm:
@@ -208,10 +431,33 @@ def _check_matrix(value: ScalarOrMatrix, d: int, names: dict[str, Kind], where: 
 
 
 class Kolmogorov(ProblemBase):
-    kind: Literal["kolmogorov"]
-    drift: list[Expr] | None = None
-    volatility: ScalarOrMatrix = "1"
-    initial: Expr
+    """u_t = 1/2 trace(sigma sigma^T Hess u) + mu . grad u on [0, T] x R^d with u(0, x) = phi(x), so
+    u(t, x) = E[phi(X_t)] for dX = mu dt + sigma dW, X_0 = x. Needs a whole_space domain, time with
+    start = 0 and growth; trained in mean square on Feynman-Kac Monte Carlo targets for u and
+    grad_x u, divided by 1 + |x|^(kappa+1)."""
+
+    kind: Literal["kolmogorov"] = Field(
+        description="The literal 'kolmogorov': u_t = 1/2 trace(sigma sigma^T Hess u) + mu . grad u, "
+        "u(0, x) = phi(x).",
+        examples=["kolmogorov"],
+    )
+    drift: list[Expr] | None = Field(
+        default=None,
+        description="mu, the drift of dX = mu dt + sigma dW: a list of d expressions in t and the space "
+        "names, or null for mu = 0.",
+        examples=[["0.1*x0"]],
+    )
+    volatility: ScalarOrMatrix = Field(
+        default="1",
+        description="sigma: a scalar expression s, meaning sigma = s I, or a d x d list of rows of "
+        "expressions, sigma[i][j] = sigma_ij. The default '1' gives u_t = Laplacian(u) / 2.",
+        examples=["sqrt(2)", [["1", "0"], ["0.5", "1"]]],
+    )
+    initial: Expr = Field(
+        description="phi(x) = u(0, x): an expression in the space names x0..x{d-1}, x, y, z (d <= 3), "
+        "x_vec (no t).",
+        examples=["dot(x_vec, x_vec)"],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Kolmogorov:
@@ -235,34 +481,140 @@ Problem = Annotated[FirstOrder | DivergenceForm | Kolmogorov, Field(discriminato
 
 
 class NetworkSpec(Strict):
+    """The fully connected ReLU network u = R Phi: N_0 inputs ((t, x) or x), the hidden widths, and
+    1 output (divergence_form: 1 + d, the values u and sigma_1..sigma_d)."""
+
     hidden: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
-        default=[64, 64, 64], min_length=1, max_length=64
+        default=[64, 64, 64],
+        min_length=1,
+        max_length=64,
+        description="The hidden widths N_1..N_{L-1}: 1 to 64 hidden layers, each 1 to 4096 wide.",
+        examples=[[64, 64, 64], [32, 32]],
     )
-    activation: Literal["relu", "leaky_relu"] = "relu"
-    negative_slope: float = Field(default=0.01, ge=0, lt=1)
-    relu_prime_at_zero: float = 0.0
+    activation: Literal["relu", "leaky_relu"] = Field(
+        default="relu",
+        description="The activation rho of every hidden layer: 'relu', max(0, s), or 'leaky_relu', "
+        "max(alpha s, s) with alpha = negative_slope.",
+        examples=["relu"],
+    )
+    negative_slope: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="alpha in [0, 1), the slope of leaky_relu for s < 0; ignored for relu.",
+        examples=[0.01],
+    )
+    relu_prime_at_zero: float = Field(
+        default=0.0,
+        description="c, the value the network derivative D Phi uses for rho'(0) where a neuron's input is "
+        "exactly 0 (any finite number; it changes D Phi on a null set only).",
+        examples=[0.0],
+    )
 
 
 class Points(Strict):
-    interior: int = Field(default=2048, ge=1, le=1_000_000)
-    boundary: int = Field(default=512, ge=1, le=1_000_000)
+    """How many collocation points each draw holds."""
+
+    interior: int = Field(
+        default=2048,
+        ge=1,
+        le=1_000_000,
+        description="Points of the PDE residual, drawn in the domain (times the time interval) at each "
+        "draw; 1 to 1,000,000.",
+        examples=[2048],
+    )
+    boundary: int = Field(
+        default=512,
+        ge=1,
+        le=1_000_000,
+        description="Points per condition at each draw: on its boundary part (times the time interval), "
+        "or in the domain at t0 for an initial condition; 1 to 1,000,000.",
+        examples=[512],
+    )
 
 
 class LossSpec(Strict):
-    norm: Literal["sup", "l2"] = "sup"
+    """How the residuals r_k are turned into the loss (their terms are summed)."""
+
+    norm: Literal["sup", "l2"] = Field(
+        default="sup",
+        description="'sup': each term is the L^p mean (mean |r|^p)^(1/p), p rising geometrically from 2 "
+        "to 64 over the Adam steps, reported as the sample sup max |r|. 'l2': each term is the mean "
+        "square of |r| (the classic PINN loss). kolmogorov problems are always fitted in mean square.",
+        examples=["sup", "l2"],
+    )
 
 
 class TrainingSpec(Strict):
-    steps: int = Field(default=5000, ge=0, le=10_000_000)
-    optimizer: Literal["adam", "adam+lbfgs"] = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0, le=10)
-    lbfgs_steps: int = Field(default=500, ge=0, le=1_000_000)
-    points: Points = Points()
-    resample_every: int = Field(default=100, ge=0)
-    sampling: Literal["sobol", "uniform"] = "sobol"
-    loss: LossSpec = LossSpec()
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    time_limit_s: float = Field(default=3600, gt=0)
+    """How the network is trained: Adam, optionally followed by L-BFGS, on points redrawn as it goes."""
+
+    steps: int = Field(
+        default=5000,
+        ge=0,
+        le=10_000_000,
+        description="Adam steps, 0 to 10,000,000. 0 only with optimizer 'adam+lbfgs' and lbfgs_steps >= 1.",
+        examples=[5000],
+    )
+    optimizer: Literal["adam", "adam+lbfgs"] = Field(
+        default="adam",
+        description="'adam': Adam for steps. 'adam+lbfgs': Adam for steps, then L-BFGS (strong Wolfe "
+        "line search) for lbfgs_steps iterations on the last points.",
+        examples=["adam", "adam+lbfgs"],
+    )
+    learning_rate: float = Field(
+        default=1e-3,
+        gt=0,
+        le=10,
+        description="Adam's initial learning rate, in (0, 10]; it falls along a cosine to 5 % of this "
+        "value by the last Adam step.",
+        examples=[0.001],
+    )
+    lbfgs_steps: int = Field(
+        default=500,
+        ge=0,
+        le=1_000_000,
+        description="L-BFGS iterations after Adam when optimizer is 'adam+lbfgs' (run in chunks of 20); "
+        "ignored with 'adam'.",
+        examples=[500],
+    )
+    points: Points = Field(
+        default=Points(),
+        description="Collocation points per draw: interior and per condition.",
+        examples=[{"interior": 2048, "boundary": 512}],
+    )
+    resample_every: int = Field(
+        default=100,
+        ge=0,
+        description="Fresh points every that many Adam steps; 0 keeps the first points throughout. With "
+        "the sup loss the worst 10 % of the previous interior points are kept.",
+        examples=[100],
+    )
+    sampling: Literal["sobol", "uniform"] = Field(
+        default="sobol",
+        description="How points are drawn: 'sobol', scrambled Sobol points, or 'uniform', independent "
+        "uniform draws; either way deterministic in seed.",
+        examples=["sobol"],
+    )
+    loss: LossSpec = Field(
+        default=LossSpec(),
+        description="The loss norm.",
+        examples=[{"norm": "sup"}],
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**63 - 1,
+        description="All randomness (initialization, point draws, Monte Carlo paths) derives from it: the "
+        "same spec and seed give the same model on the same machine. 0 to 2^63 - 1.",
+        examples=[0],
+    )
+    time_limit_s: float = Field(
+        default=3600,
+        gt=0,
+        description="Wall-clock seconds of training allowed, > 0. Past it the run stops and keeps the "
+        "parameters with the lowest reported loss so far.",
+        examples=[3600],
+    )
 
     @model_validator(mode="after")
     def _trains(self) -> TrainingSpec:
@@ -278,7 +630,24 @@ class TrainingSpec(Strict):
 class JobSpec(Strict):
     """A whole job: what to solve, with which network, trained how."""
 
-    name: str | None = Field(default=None, max_length=200)
-    problem: Problem
-    network: NetworkSpec = NetworkSpec()
-    training: TrainingSpec = TrainingSpec()
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A label for the job (at most 200 characters), kept with the job and its model; "
+        "null for none.",
+        examples=["poisson-2d"],
+    )
+    problem: Problem = Field(
+        description="The PDE to solve; kind selects first_order, divergence_form or kolmogorov "
+        "(full examples: examples/*.json).",
+    )
+    network: NetworkSpec = Field(
+        default=NetworkSpec(),
+        description="The ReLU network; fields left out take their defaults.",
+        examples=[{"hidden": [64, 64, 64]}],
+    )
+    training: TrainingSpec = Field(
+        default=TrainingSpec(),
+        description="How the network is trained; fields left out take their defaults.",
+        examples=[{"steps": 3000, "seed": 0}],
+    )

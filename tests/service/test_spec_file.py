@@ -10,6 +10,7 @@ import pytest
 
 from service.cli import main
 from service.spec_file import SpecFileError, apply_override, load_spec, parse_value
+from solver.spec import TrainingSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 POISSON = ROOT / "examples" / "poisson-2d.json"
@@ -73,3 +74,24 @@ def test_validate_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     bad.write_text(json.dumps(data))
     assert main(["validate", str(bad)]) == 2
     assert "sourse" in capsys.readouterr().err
+
+
+def test_validate_prints_one_line_per_mistake_in_the_specs_terms(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = json.loads(POISSON.read_text())
+    spec["problem"]["domain"] = {"box": {"lower": [0.0, 0.0], "upper": [-1.0, 1.0]}}
+    spec["training"] = {"stesp": 10}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "(2 mistakes)" in lines[0]
+    assert lines[1:] == [
+        "  problem.domain.box: box.upper must exceed box.lower in every coordinate",
+        "  training.stesp: unknown field 'stesp' (did you mean 'steps'?); allowed here: "
+        + ", ".join(TrainingSpec.model_fields),
+    ]
+    for leak in ("https://", "input_value", "BallDomain", "divergence_form."):
+        assert leak not in err

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from solver import JobSpec
+from solver.spec_errors import format_errors, friendly_errors
 
 from .examples import EXAMPLES, OURS, SHARED
 
@@ -33,9 +34,10 @@ def test_every_example_validates_as_it_is(path: Path) -> None:
 
 
 def refused(data: dict[str, Any]) -> str:
+    """The refusal as the user reads it: one ``field: message`` line per mistake."""
     with pytest.raises(ValidationError) as info:
         JobSpec.model_validate(data)
-    return str(info.value)
+    return format_errors(info.value.errors())
 
 
 def test_unknown_fields_are_refused_with_their_path() -> None:
