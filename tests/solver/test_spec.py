@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from solver import JobSpec
+from solver.spec import DivergenceForm, NetworkSpec
 from solver.spec_errors import format_errors, friendly_errors
 
 from .examples import EXAMPLES, OURS, SHARED
@@ -107,11 +108,6 @@ def test_every_spec_in_the_repository_validates() -> None:
 
 
 def test_a_spec_that_would_not_train_is_refused() -> None:
-    import pytest
-    from pydantic import ValidationError
-
-    from solver import JobSpec
-
     problem = {
         "kind": "first_order",
         "dimension": 1,
@@ -123,3 +119,35 @@ def test_a_spec_that_would_not_train_is_refused() -> None:
         JobSpec.model_validate({"problem": problem, "training": {"steps": 0}})
     lbfgs_only = {"steps": 0, "optimizer": "adam+lbfgs", "lbfgs_steps": 20}
     assert JobSpec.model_validate({"problem": problem, "training": lbfgs_only}).training.steps == 0
+
+
+def _mistakes(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as info:
+        JobSpec.model_validate(data)
+    return [(d["field"], d["message"]) for d in friendly_errors(info.value.errors())]
+
+
+def test_each_mistake_is_one_error_at_its_path_in_the_spec() -> None:
+    data = example("poisson-2d")
+    data["problem"]["domain"] = {"ball": {"center": [0.0, 0.0], "radius": -1.0}}
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.domain.ball.radius" and "greater than 0" in message
+    data = example("poisson-2d")
+    data["problem"]["conditions"][0]["value"] = "sin(pi*xx)"
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.conditions.0.value" and message.startswith("unknown name (did you mean 'x'?)")
+    data = example("poisson-2d")
+    data["problem"]["domain"] = {"box": data["problem"]["domain"]["box"], "ball": {}}
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.domain" and "exactly one key" in message
+    data = example("poisson-2d")
+    data["problem"]["sourse"] = "1"
+    data["network"]["hiden"] = [8]
+    assert _mistakes(data) == [
+        ("problem.sourse", _unknown("sourse", "source", DivergenceForm)),
+        ("network.hiden", _unknown("hiden", "hidden", NetworkSpec)),
+    ]
+
+
+def _unknown(key: str, close: str, model: type[BaseModel]) -> str:
+    return f"unknown field {key!r} (did you mean {close!r}?); allowed here: {', '.join(model.model_fields)}"
