@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
+from torch import Tensor
 
 from solver.expressions import ExpressionError, Kind, equation_names, parse, space_names
+from solver.spec_checks import check_diffusion, needs_data, sample_points
 from solver.spec_errors import suggestion
 
 Expr = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -324,6 +326,30 @@ class ProblemBase(Strict):
         if self.exact is not None:
             _expr(self.exact, names, "exact")
 
+    def _check_data(self, *, uses_time_derivative: bool, uses_space_derivatives: bool) -> None:
+        """The initial and boundary data the equation needs are there (solver.spec_checks)."""
+        needs_data(
+            has_time=self.has_time,
+            uses_time_derivative=uses_time_derivative,
+            uses_space_derivatives=uses_space_derivatives,
+            bounded=not isinstance(self.domain, WholeSpaceDomain),
+            has_initial=any(isinstance(c, Initial) for c in self.conditions),
+            has_boundary=any(isinstance(c, Dirichlet | Neumann) for c in self.conditions),
+        )
+
+    def _sample_points(self) -> tuple[Tensor | None, Tensor]:
+        """Fixed sample points of the domain and time interval (solver.spec_checks)."""
+        time = None if self.time is None else (self.time.start, self.time.end)
+        domain = self.domain
+        if isinstance(domain, BoxDomain):
+            return sample_points(list(domain.box.lower), list(domain.box.upper), None, time)
+        if isinstance(domain, BallDomain):
+            center, radius = list(domain.ball.center), domain.ball.radius
+            lower, upper = [c - radius for c in center], [c + radius for c in center]
+            return sample_points(lower, upper, (center, radius), time)
+        radius = domain.whole_space.train_radius
+        return sample_points([-radius] * self.dimension, [radius] * self.dimension, None, time)
+
 
 def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") -> None:
     try:
@@ -362,6 +388,11 @@ class FirstOrder(ProblemBase):
     def _check(self) -> FirstOrder:
         self._check_common()
         _expr(self.equation, equation_names(self.dimension, self.has_time), "equation")
+        used = parse(self.equation, equation_names(self.dimension, self.has_time)).names()
+        self._check_data(
+            uses_time_derivative="u_t" in used,
+            uses_space_derivatives=any(name == "grad_u" or name.startswith("u_x") for name in used),
+        )
         return self
 
 
@@ -380,8 +411,9 @@ class DivergenceForm(ProblemBase):
     )
     diffusion: ScalarOrMatrix = Field(
         default="1",
-        description="K(t, x): a scalar expression k, meaning K = k I, or a d x d list of rows of "
-        "expressions, K[i][j] = K_ij. The default '1' makes -div(K grad u) the negative Laplacian.",
+        description="K(t, x): a scalar expression k > 0, meaning K = k I, or a d x d list of rows of "
+        "expressions, K[i][j] = K_ij, whose symmetric part is positive definite. The default '1' makes "
+        "-div(K grad u) the negative Laplacian.",
         examples=["1", [["2", "0"], ["0", "1 + x**2"]]],
     )
     drift: list[Expr] | None = Field(
@@ -416,6 +448,8 @@ class DivergenceForm(ProblemBase):
                 _expr(item, names, f"drift[{i}]")
         _expr(self.reaction, names, "reaction")
         _expr(self.source, names, "source")
+        self._check_data(uses_time_derivative=True, uses_space_derivatives=True)
+        check_diffusion(self.diffusion, names, *self._sample_points())
         return self
 
 

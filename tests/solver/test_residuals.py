@@ -63,7 +63,10 @@ def _transport(initial: str) -> PDEProblem:
                 "time": {"start": 0.0, "end": 1.0},
                 "domain": {"box": {"lower": [-2.0], "upper": [2.0]}},
                 "equation": "u_t + u_x0",
-                "conditions": [{"type": "initial", "value": initial}],
+                "conditions": [
+                    {"type": "initial", "value": initial},
+                    {"type": "dirichlet", "on": "x0=lower", "value": "0"},
+                ],
             }
         }
     )
@@ -99,7 +102,10 @@ def test_the_initial_flux_term_of_a_divergence_form_problem() -> None:
                 "domain": {"box": {"lower": [0.0, 0.0], "upper": [1.0, 1.0]}},
                 "diffusion": [["2", "0"], ["0", "1"]],
                 "source": "-exp(-t)*(x*x + x*y) - exp(-t)*4",
-                "conditions": [{"type": "initial", "value": "x*x + x*y"}],
+                "conditions": [
+                    {"type": "initial", "value": "x*x + x*y"},
+                    {"type": "dirichlet", "on": "boundary", "value": "exp(-t)*(x*x + x*y)"},
+                ],
             }
         }
     )

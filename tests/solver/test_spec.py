@@ -151,3 +151,63 @@ def test_each_mistake_is_one_error_at_its_path_in_the_spec() -> None:
 
 def _unknown(key: str, close: str, model: type[BaseModel]) -> str:
     return f"unknown field {key!r} (did you mean {close!r}?); allowed here: {', '.join(model.model_fields)}"
+
+
+def _first_order(equation: str, conditions: list[dict[str, Any]], time: bool = True) -> dict[str, Any]:
+    problem: dict[str, Any] = {
+        "kind": "first_order",
+        "dimension": 1,
+        "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+        "equation": equation,
+        "conditions": conditions,
+    }
+    if time:
+        problem["time"] = {"start": 0.0, "end": 1.0}
+    return {"problem": problem}
+
+
+INITIAL = {"type": "initial", "value": "sin(x0)"}
+INFLOW = {"type": "dirichlet", "on": "x0=lower", "value": "0"}
+
+
+def test_a_problem_without_the_data_its_equation_needs_is_refused() -> None:
+    ((field, message),) = _mistakes(_first_order("u_t + u_x0", [INFLOW]))
+    assert field == "problem.conditions" and "needs initial data" in message
+    ((field, message),) = _mistakes(_first_order("u_t + u_x0", [INITIAL]))
+    assert field == "problem.conditions" and "needs boundary data" in message
+    ((field, message),) = _mistakes(_first_order("abs(u_x0) - 1", [], time=False))
+    assert "needs boundary data" in message
+    # an equation without space derivatives needs no boundary data; without u_t no initial data
+    JobSpec.model_validate(_first_order("u_t - x0", [INITIAL]))
+    JobSpec.model_validate(_first_order("u - sin(x0) - t", []))
+    data = example("poisson-2d")
+    data["problem"]["conditions"] = []
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.conditions" and "needs boundary data" in message
+    data = example("heat-2d")
+    data["problem"]["conditions"] = [c for c in data["problem"]["conditions"] if c["type"] != "initial"]
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.conditions" and "needs initial data" in message
+
+
+@pytest.mark.parametrize(
+    ("diffusion", "says"),
+    [
+        ("-1", "must be positive on the domain, but it is -1 at x = ("),
+        ("x", "must be positive on the domain, but it is 0 at x = (0, 0)"),
+        ([["1", "2"], ["2", "1"]], "smallest eigenvalue is -1 at x = ("),
+        ([["1", "0"], ["0", "y - 0.5"]], "smallest eigenvalue is -0.5 at x = (0, 0)"),
+    ],
+)
+def test_a_diffusion_that_is_not_positive_is_refused_at_a_point(diffusion: Any, says: str) -> None:
+    data = example("poisson-2d")
+    data["problem"]["diffusion"] = diffusion
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.diffusion" and says in message
+
+
+def test_a_positive_definite_diffusion_is_accepted() -> None:
+    data = example("poisson-2d")
+    for diffusion in ("1 + x*x", [["2", "1"], ["-1", "2"]], [["1 + y", "0"], ["0", "1"]]):
+        data["problem"]["diffusion"] = diffusion  # the second is not symmetric; its symmetric part is 2 I
+        JobSpec.model_validate(data)
