@@ -15,8 +15,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # The CPU build of torch from the official CPU index, installed before the project so that
 # resolving the project's dependencies finds torch satisfied and never pulls a multi-GB CUDA
-# build.  Pin it with `--build-arg TORCH=torch==X.Y.Z`.
-ARG TORCH=torch
+# build.  The pin is the Makefile's TORCH, so the image trains with the torch that `make test`
+# tested (tests/service/test_compose.py keeps the two equal); `--build-arg TORCH=...` overrides.
+ARG TORCH=torch==2.13.0
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "${TORCH}"
 
 # The project itself (a regular, non-editable install into site-packages); its

@@ -92,6 +92,15 @@ class _Reporter:
         return self.verdict != "continue"
 
 
+def worker_threads(passed: int | None) -> int | None:
+    """Torch threads for a job: the worker process's own ``RELUPDE_TORCH_THREADS`` (a worker
+    container sets it from its CPU share) over the value the dispatcher passed."""
+    own = os.environ.get("RELUPDE_TORCH_THREADS", "").strip()
+    if own.isdigit() and int(own) > 0:
+        return int(own)
+    return passed
+
+
 def _forget_if_deleted(store: JobStore, job_id: str, checkpoint: Path) -> None:
     """A job deleted while it ran (DELETE /v1/jobs/{id}) leaves no checkpoint behind."""
     if store.get_job(job_id) is None:
@@ -105,6 +114,7 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     if started is None:
         return "skipped"
     job, attempt = started
+    threads = worker_threads(threads)
     if threads is not None:
         torch.set_num_threads(threads)
     root = Path(data_dir)

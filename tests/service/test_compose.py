@@ -12,6 +12,7 @@ docker-compose v1) checks the file as well where one of them is installed.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import json
 import os
@@ -27,7 +28,9 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+import yaml
 
+from service.settings import Settings
 from tests.service.compose import COMPOSE_FILE, DOCKERFILE, REPO_ROOT, compose_commands, load_compose
 
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.schema.json")
@@ -37,6 +40,10 @@ WORKER_COMMAND = ["relupde", "worker"]
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: Placeholder values for the variables the compose file requires, for ``config``.
 REQUIRED_ENV = {"RELUPDE_API_KEYS": "tenant:not-a-real-key", "RELUPDE_DB_PASSWORD": "not-a-real-password"}
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
+SETTINGS_FILE = REPO_ROOT / "service" / "settings.py"
+#: ``${NAME}``, ``${NAME:-default}``, ``${NAME:?message}`` ... and ``$NAME``; ``$$`` escapes.
+INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +100,84 @@ def _exec_form_fields(services: dict[str, dict[str, Any]]) -> Iterator[tuple[str
                 yield name, field, service[field]
         if "test" in service.get("healthcheck", {}):
             yield name, "healthcheck.test", service["healthcheck"]["test"]
+
+
+def _interpolated(value: Any) -> Iterator[tuple[str, str | None]]:
+    """Every variable a compose value interpolates, as (name, default or None), recursively."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _interpolated(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _interpolated(item)
+    elif isinstance(value, str):
+        for match in INTERPOLATION.finditer(value):
+            name = match.group(1) or match.group(4)
+            default = match.group(3) if match.group(2) in (":-", "-") else None
+            yield name, default
+
+
+def _one_variable(value: Any) -> tuple[str, str | None]:
+    """(name, default) of a value that is exactly one ``${NAME:-default}`` reference."""
+    match = INTERPOLATION.fullmatch(str(value))
+    assert match and match.group(1), f"{value!r} is not one ${{VARIABLE:-default}} reference"
+    return match.group(1), match.group(3) if match.group(2) == ":-" else None
+
+
+def _makefile_torch() -> str:
+    """The Makefile's ``TORCH ?= ...`` requirement."""
+    text = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    pins: list[str] = re.findall(r"^TORCH\s*\??=\s*(\S+)\s*$", text, flags=re.M)
+    assert len(pins) == 1, f"the Makefile sets TORCH {len(pins)} times"
+    return pins[0]
+
+
+def _env_example() -> dict[str, tuple[str, bool]]:
+    """.env.example's variables: name -> (value, active); ``# NAME=value`` lines are listed
+    but inactive (an optional setting shown at its default)."""
+    found: dict[str, tuple[str, bool]] = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"(#\s*)?([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match:
+            assert match.group(2) not in found, f"{match.group(2)} is listed twice"
+            found[match.group(2)] = (match.group(3), match.group(1) is None)
+    return found
+
+
+class _RecordingEnv(dict[str, str]):
+    """An environment that records every variable looked up in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _settings_variables() -> set[str]:
+    """The variables ``Settings.from_env`` reads: looked up at run time, and the same set
+    named as string literals in service/settings.py (the two must agree)."""
+    env = _RecordingEnv()
+    Settings.from_env(env)
+    literals = {
+        node.value
+        for node in ast.walk(ast.parse(SETTINGS_FILE.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"RELUPDE_[A-Z0-9_]+", node.value)
+    }
+    assert env.read == literals, f"read at run time {sorted(env.read)}, named {sorted(literals)}"
+    return env.read
 
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:
@@ -245,12 +330,37 @@ def test_two_worker_replicas(services: dict[str, dict[str, Any]]) -> None:
     assert services["worker"]["deploy"]["replicas"] == 2
 
 
+def test_worker_torch_threads_follow_its_cpu_limit(services: dict[str, dict[str, Any]]) -> None:
+    """One variable sets both a worker's CPU limit and its torch threads, with one default."""
+    worker = services["worker"]
+    cpus = worker["deploy"]["resources"]["limits"]["cpus"]
+    threads = _environment(worker)["RELUPDE_TORCH_THREADS"]
+    assert _one_variable(threads) == _one_variable(cpus), (threads, cpus)
+    _name, default = _one_variable(cpus)
+    assert default is not None and default.isdigit() and int(default) >= 1, default
+    # The api passes its own RELUPDE_TORCH_THREADS to the jobs it submits to external workers
+    # (service/dispatcher.py), so it must carry the workers' value too.
+    assert _environment(services["api"]).get("RELUPDE_TORCH_THREADS") == threads
+
+
 def test_api_is_published_on_8000(services: dict[str, dict[str, Any]]) -> None:
     ports = [
         str(p) if not isinstance(p, dict) else f"{p.get('published')}:{p['target']}"
         for p in services["api"]["ports"]
     ]
     assert any(p.split(":")[-2:] == ["8000", "8000"] for p in ports), ports
+
+
+def test_api_port_is_published_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
+    """Plain HTTP stays on the host: other machines reach the API through a TLS proxy."""
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            host_ip = (
+                port.get("host_ip")
+                if isinstance(port, dict)
+                else str(port).rpartition(":")[0].rpartition(":")[0]
+            )
+            assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond loopback"
 
 
 # -- data, database, scheduler, keys ---------------------------------------------------------
@@ -319,6 +429,46 @@ def test_dask_address_points_at_the_scheduler_port(services: dict[str, dict[str,
         assert (parts.scheme, parts.hostname, parts.port) == ("tcp", "scheduler", port), address
 
 
+# -- .env.example ----------------------------------------------------------------------------
+
+
+def test_env_example_lists_every_variable_compose_and_the_settings_read(compose: dict[str, Any]) -> None:
+    interpolated = {name for name, _default in _interpolated(compose)}
+    assert all(name.startswith("RELUPDE_") for name in interpolated), sorted(interpolated)
+    expected = interpolated | _settings_variables()
+    listed = set(_env_example())
+    assert listed == expected, f"missing {sorted(expected - listed)}, unknown {sorted(listed - expected)}"
+
+
+def test_env_example_comments_every_variable_and_holds_no_secret() -> None:
+    lines = [line.strip() for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()]
+    assignment = re.compile(r"(#\s*)?([A-Z][A-Z0-9_]*)=.*")
+    listed = _env_example()
+    for index, line in enumerate(lines):
+        match = assignment.fullmatch(line)
+        if match:
+            above = lines[index - 1] if index else ""
+            # A line of prose about the variable, not blank and not another assignment.
+            described = above.startswith("#") and len(above) > 2 and not assignment.fullmatch(above)
+            assert described, f"{match.group(2)}: no comment above it"
+    # The required secrets stay empty: compose refuses to start until they are set.
+    for name in REQUIRED_ENV:
+        assert listed[name] == ("", True), f"{name}={listed[name][0]!r}: leave it empty in .env.example"
+    for name, (value, _active) in listed.items():
+        assert not re.search(r"(?i)secret|password=|:[0-9a-f]{16,}", value), f"{name}={value!r}"
+
+
+def test_env_example_values_are_accepted(monkeypatch: pytest.MonkeyPatch, services: dict[str, Any]) -> None:
+    """Every value shown (active or commented out) is one the settings and compose accept."""
+    monkeypatch.chdir(REPO_ROOT)
+    listed = _env_example()
+    names = _settings_variables()
+    settings_env = {name: value for name, (value, _a) in listed.items() if value and name in names}
+    Settings.from_env(settings_env)
+    cpus_var, _default = _one_variable(services["worker"]["deploy"]["resources"]["limits"]["cpus"])
+    Settings.from_env({"RELUPDE_TORCH_THREADS": listed[cpus_var][0]})
+
+
 # -- Dockerfile and .dockerignore ------------------------------------------------------------
 
 
@@ -343,6 +493,26 @@ def test_dockerfile_installs_cpu_torch_before_the_project() -> None:
     assert torch_runs and project_runs, runs
     assert all(f"--index-url {CPU_INDEX}" in runs[i] for i in torch_runs), [runs[i] for i in torch_runs]
     assert max(torch_runs) < min(project_runs), "torch must be installed before the project"
+
+
+def test_dockerfile_pins_the_torch_of_the_makefile() -> None:
+    """The image installs exactly the torch that `make run` / `make test` install."""
+    pin = _makefile_torch()
+    assert re.fullmatch(r"torch==\d+(\.\d+)*", pin), f"the Makefile's TORCH {pin!r} is no exact pin"
+    instructions = _dockerfile_instructions()
+    args: dict[str, str] = {}
+    installed: list[str] = []
+    for kw, rest in instructions:
+        if kw == "ARG":
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip().strip('"')
+        elif kw == "RUN" and re.search(r"pip install .*torch", rest):
+            # ${TORCH} / $TORCH resolved to the ARG's default, as `docker build` does.
+            resolved = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), rest)
+            command = resolved.split("&&")[0].split()
+            reqs = [a.strip('"') for a in command if "torch" in a and not a.startswith("http")]
+            installed += reqs
+    assert installed == [pin], f"Dockerfile installs {installed}, the Makefile pins {pin}"
 
 
 def test_dockerfile_healthcheck_asks_healthz_with_python() -> None:
@@ -395,12 +565,22 @@ def _compose_cli() -> tuple[list[str] | None, str]:
     return None, f"neither {plugin} nor `docker-compose` (v1) was found"
 
 
-def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+def _compose_cli_or_skip() -> list[str]:
     cli, missing = _compose_cli()
     if cli is None:
         if os.environ.get("RELUPDE_REQUIRE_COMPOSE") == "1":
             pytest.fail(f"{missing} (RELUPDE_REQUIRE_COMPOSE=1 makes this mandatory)")
         pytest.skip(missing)
+    return cli
+
+
+def _clean_environ() -> dict[str, str]:
+    """This process's environment without the variables compose would interpolate."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("RELUPDE_", "COMPOSE_"))}
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    cli = _compose_cli_or_skip()
     # --env-file: a .env beside the compose file must not supply the variables under test
     # (an empty file: compose v1 refuses /dev/null as "not a file").
     empty_env = tmp_path / "empty.env"
@@ -413,3 +593,33 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     without_keys = {**env, "RELUPDE_DB_PASSWORD": REQUIRED_ENV["RELUPDE_DB_PASSWORD"]}
     refused = subprocess.run(argv, env=without_keys, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "RELUPDE_API_KEYS" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("cpus", [None, "3"])
+def test_docker_compose_gives_workers_threads_equal_to_their_cpus(tmp_path: Path, cpus: str | None) -> None:
+    cli = _compose_cli_or_skip()
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
+    env = {**_clean_environ(), **REQUIRED_ENV, **({"RELUPDE_WORKER_CPUS": cpus} if cpus else {})}
+    argv = [*cli, "--file", str(COMPOSE_FILE), "--env-file", str(empty_env), "config"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    resolved = yaml.safe_load(proc.stdout)["services"]
+    limit = float(resolved["worker"]["deploy"]["resources"]["limits"]["cpus"])
+    assert limit == float(cpus or 2), limit
+    for name in ("worker", "api"):
+        threads = _environment(resolved[name])["RELUPDE_TORCH_THREADS"]
+        assert int(threads) == limit, (name, threads, limit)
+
+
+def test_docker_compose_reads_env_example_and_refuses_it_unfilled() -> None:
+    cli = _compose_cli_or_skip()
+    argv = [*cli, "--file", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config", "--quiet"]
+    refused = subprocess.run(argv, env=_clean_environ(), capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0, "compose started with .env.example's empty keys"
+    assert "RELUPDE_API_KEYS" in refused.stderr or "RELUPDE_DB_PASSWORD" in refused.stderr, refused.stderr
+    # Filled in (here from the environment, which compose prefers to the file): accepted.
+    filled = subprocess.run(
+        argv, env={**_clean_environ(), **REQUIRED_ENV}, capture_output=True, text=True, timeout=120
+    )
+    assert filled.returncode == 0, filled.stderr

@@ -274,3 +274,14 @@ def test_a_superseded_attempt_removes_the_model_folder_it_wrote(
     assert job.model_id is not None and store.get_model(job.model_id) is not None
     assert _folders(tmp_path) == [job.model_id]
     store.close()
+
+
+def test_a_worker_s_own_thread_setting_wins_over_the_dispatcher_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker container sets RELUPDE_TORCH_THREADS from its CPU share; it takes precedence
+    over the value the API passed with the task."""
+    monkeypatch.delenv("RELUPDE_TORCH_THREADS", raising=False)
+    assert runner.worker_threads(3) == 3 and runner.worker_threads(None) is None
+    monkeypatch.setenv("RELUPDE_TORCH_THREADS", "2")
+    assert runner.worker_threads(3) == 2 and runner.worker_threads(None) == 2
+    monkeypatch.setenv("RELUPDE_TORCH_THREADS", "zero")
+    assert runner.worker_threads(3) == 3
