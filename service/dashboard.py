@@ -2,8 +2,10 @@
 
 The page (``static/dashboard.html``, ``dashboard.js``, ``dashboard.css``; no build step)
 asks for the API key and keeps it only in the page's memory; it lists the caller's jobs
-with live progress (the job event stream), shows each job's loss curve and each model's
-errors, estimate and plots, and submits the example specs listed by ``GET /v1/examples``.
+newest first, a page at a time, with live progress (the job event stream) and Cancel, Delete
+and Download model on each row; it shows each job's loss curve and each model's errors,
+estimate and plots, probes a model at one point, and validates and submits specs in an
+editor prefilled from the examples listed by ``GET /v1/examples``.
 Everything it shows comes from the same /v1 routes a client uses, under the same tenant rules.
 """
 
