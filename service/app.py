@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Body, FastAPI, Header, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -45,6 +45,7 @@ from service.evaluation import (
     encode_json,
     encode_npz,
     evaluate,
+    json_body,
     parse_json_request,
     parse_npy_request,
     parse_outputs,
@@ -165,6 +166,7 @@ def _add_job_routes(app: FastAPI) -> None:
     @app.post(
         "/v1/jobs",
         status_code=202,
+        dependencies=[Depends(json_body)],
         response_model=JobOut,
         responses={
             **ERROR_RESPONSES,
@@ -210,6 +212,7 @@ def _add_job_routes(app: FastAPI) -> None:
 
     @app.post(
         "/v1/specs/validate",
+        dependencies=[Depends(json_body)],
         response_model=ValidatedOut,
         responses=ERROR_RESPONSES,
         tags=["jobs"],

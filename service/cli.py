@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train a job spec in this process (no server)",
         epilog="example: relupde solve examples/poisson-2d.json --out m --set training.steps=500",
     )
-    solve_parser.add_argument("spec", help="path to a job spec (JSON; docs/solver.md)")
+    solve_parser.add_argument("spec", help="path to a job spec (JSON; every field in docs/spec.md)")
     solve_parser.add_argument("--out", required=True, help="folder to write the model to")
     solve_parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=set_help)
     validate_parser = sub.add_parser(
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="check a job spec without training it",
         epilog="example: relupde validate examples/heat-2d.json --set network.hidden=[32,32]",
     )
-    validate_parser.add_argument("spec", help="path to a job spec (JSON; docs/solver.md)")
+    validate_parser.add_argument("spec", help="path to a job spec (JSON; every field in docs/spec.md)")
     validate_parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=set_help)
     serve_parser = sub.add_parser("serve", help="run the REST API, the job store and a local worker cluster")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

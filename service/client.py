@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import io
+import itertools
 import json
 import math
 import os
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -41,6 +43,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BULK_THRESHOLD",
@@ -52,6 +57,7 @@ __all__ = [
     "Client",
     "ConflictError",
     "EvaluateResult",
+    "Event",
     "Job",
     "JobCanceledError",
     "JobFailedError",
@@ -226,12 +232,15 @@ def _invalid_response(what: str) -> ServerError:
 # ---------------------------------------------------------------------------- typed results
 @dataclass(frozen=True)
 class Progress:
-    """Training progress: optimizer ``step`` of ``steps``, the latest ``loss`` and ``elapsed_s``."""
+    """Training progress: optimizer ``step`` of ``steps``, the latest ``loss`` (the sum of the
+    residuals' sample sups) and ``elapsed_s``; ``residuals`` is the latest loss-curve record,
+    ``{"step", "sup": {term: max |r|}, "mean": {term: mean |r|}, "objective"}``, or None."""
 
     step: int
     steps: int
     loss: float | None
     elapsed_s: float
+    residuals: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +272,41 @@ class Job:
             raise JobCanceledError(f"job {self.id} was canceled before it finished", job=self)
         return self
 
+    def _progress_text(self) -> str:
+        progress = self.progress
+        loss = "" if progress.loss is None else f", loss {progress.loss:.3e}"
+        return f"step {progress.step} of {progress.steps}{loss}"
+
+    def __repr__(self) -> str:
+        parts = [f"id={self.id!r}", f"name={self.name!r}", f"status={self.status!r}"]
+        parts.append(f"progress={self._progress_text()!r}")
+        if self.error is not None:
+            parts.append(f"error={self.error!r}")
+        if self.model_id is not None:
+            parts.append(f"model_id={self.model_id!r}")
+        return f"Job({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks (every string escaped)."""
+        rows = [
+            ("id", self.id),
+            ("name", self.name or ""),
+            ("status", self.status),
+            ("progress", self._progress_text()),
+            ("error", self.error or ""),
+            ("model", self.model_id or ""),
+        ]
+        return _html_table("Job", rows)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event of ``Client.events``: ``kind`` ("status" on every change of status,
+    "progress" while the job runs) and the job as it was then."""
+
+    kind: str
+    job: Job
+
 
 @dataclass(frozen=True)
 class JobPage:
@@ -282,6 +326,16 @@ class EvaluateResult:
     bound: NDArray[np.float64] | None
     gradient_bound: NDArray[np.float64] | None
     inside: NDArray[np.bool_] | None = None
+
+
+def _html_table(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """A two-column HTML table; every string is escaped."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(key)}</th>"
+        f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+        for key, value in rows
+    )
+    return f"<table><caption>{html.escape(title)}</caption>{body}</table>"
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -315,6 +369,7 @@ def _parse_progress(data: Any) -> Progress:
         steps=_get(data, "steps", int),
         loss=None if loss is None else float(loss),
         elapsed_s=float(_get(data, "elapsed_s", (int, float))),
+        residuals=_get(data, "residuals", dict, optional=True),
     )
 
 
@@ -535,7 +590,69 @@ class _ProgressBar:
         self._bar.close()
 
 
+# ---------------------------------------------------------------------------- events
+EVENT_STREAM: Final = "text/event-stream"
+
+
+def _events_request(job_id: JobRef) -> _Request:
+    return _Request("GET", f"/v1/jobs/{_segment(job_id, 'job')}/events", headers={"Accept": EVENT_STREAM})
+
+
+def _check_event_stream(response: httpx.Response) -> None:
+    """The body must be read when the answer is an error (``_error_from_response`` parses it)."""
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != EVENT_STREAM:
+        raise _invalid_response(f"the events route answered {media or 'no content type'}, not {EVENT_STREAM}")
+
+
+class _EventParser:
+    """Server-sent events, line by line: ``event:`` names the kind, ``data:`` lines carry the
+    job's JSON, a blank line ends the event, lines starting with ``:`` are comments (keep-alive)."""
+
+    def __init__(self) -> None:
+        self._kind = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> Event | None:
+        """The event that ``line`` completes, if any (pass "" at the end of the stream)."""
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            self._kind = value
+        elif name == "data":
+            self._data.append(value)
+        return None  # id, retry and unknown fields mean nothing here
+
+    def _dispatch(self) -> Event | None:
+        kind, data = self._kind or "message", self._data
+        self._kind, self._data = "", []
+        if not data:
+            return None
+        try:
+            payload = json.loads("\n".join(data))
+        except ValueError:
+            raise _invalid_response(f"an event whose data is not JSON: {_truncate(data[0])!r}") from None
+        return Event(kind, _parse_job(payload))
+
+
+def _is_last(event: Event) -> bool:
+    return event.kind == "status" and event.job.done
+
+
 # ---------------------------------------------------------------------------- models
+def _reshape_hint(n_inputs: int) -> str:
+    """What to do with a 1-D array: n points of one coordinate, or one point of n_inputs."""
+    if n_inputs == 1:
+        return "; for n points of the one input use points.reshape(-1, 1)"
+    if n_inputs == 0:
+        return "; for one point use points.reshape(1, -1), for n points of one input points.reshape(-1, 1)"
+    return "; for one point use points.reshape(1, -1)"
+
+
 def _validate_points(points: ArrayLike, inputs: Sequence[str]) -> NDArray[np.float64]:
     expected = f"(n, {len(inputs)}) with columns ({', '.join(inputs)})" if inputs else "(n, inputs)"
     try:
@@ -545,7 +662,7 @@ def _validate_points(points: ArrayLike, inputs: Sequence[str]) -> NDArray[np.flo
             f"points must be numbers of shape {expected}: {exc}", code="invalid_points"
         ) from None
     if array.ndim != 2:
-        hint = "; for one point use points.reshape(1, -1)" if array.ndim == 1 else ""
+        hint = _reshape_hint(len(inputs)) if array.ndim == 1 else ""
         raise BadRequestError(
             f"points must be 2-D of shape {expected}, not {array.shape}{hint}", code="invalid_points"
         )
@@ -679,6 +796,73 @@ class _AtomicFile:
         os.replace(self._tmp, self.path)
 
 
+ERROR_NAMES: Final = ("rel_l2", "linf", "grad_linf")
+PNG: Final = "image/png"
+PLOT_OPTIONS: Final = ("x", "y", "at", "times", "resolution", "direction", "reach")
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.3e}"
+    return str(value)
+
+
+def _plot_value(name: str, value: Any) -> str:
+    """A plot option as its query parameter: {"x2": 0.5} -> "x2:0.5", [0, 1] -> "0.0,1.0"."""
+    if isinstance(value, Mapping):
+        return ",".join(f"{key}:{float(item)!r}" for key, item in value.items())
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence | np.ndarray):
+        return ",".join(repr(float(item)) for item in value)
+    if name == "resolution":
+        return str(int(value))
+    return repr(float(value))
+
+
+def _plot_request(model_id: str, kind: str, options: Mapping[str, Any]) -> _Request:
+    unknown = sorted(set(options) - set(PLOT_OPTIONS))
+    if unknown:
+        raise BadRequestError(
+            f"unknown plot option(s) {unknown}; the options are {', '.join(PLOT_OPTIONS)}",
+            code="invalid_argument",
+        )
+    try:
+        params = {name: _plot_value(name, value) for name, value in options.items() if value is not None}
+    except (TypeError, ValueError) as exc:
+        raise BadRequestError(f"a plot option is not a number: {exc}", code="invalid_argument") from None
+    headers = {"Accept": f"{PNG}, application/json"}
+    return _Request(
+        "GET", f"/v1/models/{model_id}/plot.png", params={"kind": kind, **params}, headers=headers
+    )
+
+
+def _plot_flow(request: _Request) -> Flow[bytes]:
+    response = _checked((yield from _fetch(request)))
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != PNG or not response.content.startswith(b"\x89PNG"):
+        raise _invalid_response(f"the plot route answered {media or 'no content type'}, not a PNG")
+    return response.content
+
+
+def _png_figure(content: bytes) -> Figure:
+    """A Figure showing the PNG pixel for pixel (axes off); matplotlib is imported only here."""
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    try:
+        pixels = imread(io.BytesIO(content), format="png")
+    except (ValueError, OSError) as exc:
+        raise _invalid_response(f"an unreadable PNG ({exc})") from None
+    height, width = pixels.shape[:2]
+    dpi = 100
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.imshow(pixels, interpolation="none")
+    axes.set_axis_off()
+    return figure
+
+
 class _ModelView:
     """What ``RemoteModel`` and ``AsyncRemoteModel`` share: the id and the server's description."""
 
@@ -729,8 +913,30 @@ class _ModelView:
     def _artifact_request(self) -> _Request:
         return _Request("GET", f"/v1/models/{_segment(self.id, 'model')}/artifact")
 
+    def _plot_request(self, kind: str, options: Mapping[str, Any]) -> _Request:
+        return _plot_request(_segment(self.id, "model"), kind, options)
+
+    def _errors_text(self) -> str:
+        errors = self.errors or {}
+        return ", ".join(f"{name} {_number_text(errors[name])}" for name in ERROR_NAMES if name in errors)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, inputs={self.inputs!r})"
+        parts = [f"id={self.id!r}", f"inputs={self.inputs!r}"]
+        if self.errors:
+            parts.append(f"errors={self._errors_text()!r}")
+        if self.verdict is not None:
+            parts.append(f"verdict={self.verdict!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks (every string escaped)."""
+        rows = [
+            ("id", self.id),
+            ("inputs", ", ".join(self.inputs)),
+            ("errors", self._errors_text() or "none (the spec has no exact solution)"),
+            ("verdict", self.verdict or "no bounds"),
+        ]
+        return _html_table("Model", rows)
 
 
 class RemoteModel(_ModelView):
@@ -751,6 +957,14 @@ class RemoteModel(_ModelView):
         ``weights_sha256`` (``ChecksumError`` and nothing written if they differ); returns the path."""
         return self._client._download(self._artifact_request(), path, self.weights_sha256)
 
+    def plot(self, kind: str = "solution", **options: Any) -> Figure:
+        """The server's picture (``GET /v1/models/{id}/plot.png``) as a matplotlib Figure of the
+        PNG's size, axes off, for notebooks.  ``kind``: solution, error, gradient_error, bound or
+        loss; ``options``: x, y ("none": a line plot), at ({"x2": 0.5}), times ([0, 1]),
+        resolution, direction ([1, 0]), reach (docs/service.md, Plot routes)."""
+        request = self._plot_request(kind, options)
+        return _png_figure(self._client._drive(_plot_flow(request)))
+
 
 class AsyncRemoteModel(_ModelView):
     """A trained model on the server (from ``AsyncClient.model``); evaluate and download are coroutines."""
@@ -769,6 +983,11 @@ class AsyncRemoteModel(_ModelView):
         """Write the weights (a safetensors file) to ``path``, checked against the model's
         ``weights_sha256`` (``ChecksumError`` and nothing written if they differ); returns the path."""
         return await self._client._download(self._artifact_request(), path, self.weights_sha256)
+
+    async def plot(self, kind: str = "solution", **options: Any) -> Figure:
+        """The server's picture as a matplotlib Figure; see ``RemoteModel.plot``."""
+        request = self._plot_request(kind, options)
+        return _png_figure(await self._client._drive(_plot_flow(request)))
 
 
 # ---------------------------------------------------------------------------- clients
@@ -924,6 +1143,29 @@ class Client(_Base):
         "spec"}`` (defaults filled in), or ``BadRequestError`` naming each mistake."""
         return self._drive(self._validate(spec))
 
+    def events(self, job_id: JobRef) -> Iterator[Event]:
+        """The job's server-sent events as they happen (``for event in client.events(job)``):
+        ``Event(kind, job)`` with kind "status" on every change of status (the first event is the
+        current state) and "progress" while it runs; ends after the terminal status."""
+        return self._stream_events(_events_request(job_id))
+
+    def _stream_events(self, request: _Request) -> Iterator[Event]:
+        try:
+            with self._http.stream(request.method, request.path, **_send_kwargs(request)) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error_from_response(response)
+                _check_event_stream(response)
+                parser = _EventParser()
+                for line in itertools.chain(response.iter_lines(), [""]):  # "": the end flushes
+                    event = parser.feed(line)
+                    if event is not None:
+                        yield event
+                        if _is_last(event):
+                            return
+        except httpx.RequestError as exc:
+            raise _transport_error(exc) from exc
+
     def model(self, model_id: str) -> RemoteModel:
         """The trained model ``model_id`` (a succeeded job's ``model_id``)."""
         return RemoteModel(self._drive(self._model(model_id)), self)
@@ -1047,6 +1289,32 @@ class AsyncClient(_Base):
     async def validate(self, spec: Spec) -> dict[str, Any]:
         """Check a spec on the server without submitting it (see ``Client.validate``)."""
         return await self._drive(self._validate(spec))
+
+    def events(self, job_id: JobRef) -> AsyncIterator[Event]:
+        """The job's server-sent events as they happen (``async for event in client.events(job)``);
+        see ``Client.events``."""
+        return self._stream_events(_events_request(job_id))
+
+    async def _stream_events(self, request: _Request) -> AsyncIterator[Event]:
+        try:
+            async with self._http.stream(request.method, request.path, **_send_kwargs(request)) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _error_from_response(response)
+                _check_event_stream(response)
+                parser = _EventParser()
+                lines = response.aiter_lines()
+                while True:
+                    line = await anext(lines, None)
+                    event = parser.feed("" if line is None else line)  # "": the end flushes
+                    if event is not None:
+                        yield event
+                        if _is_last(event):
+                            return
+                    if line is None:
+                        return
+        except httpx.RequestError as exc:
+            raise _transport_error(exc) from exc
 
     async def model(self, model_id: str) -> AsyncRemoteModel:
         """The trained model ``model_id`` (a succeeded job's ``model_id``)."""

@@ -14,10 +14,12 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import Request
 from numpy.typing import NDArray
 
 from service.errors import ApiError
@@ -29,7 +31,30 @@ MAX_POINTS = 1_000_000
 MAX_JSON_POINTS = 100_000
 NPY_TYPE = "application/x-npy"
 NPZ_TYPE = "application/x-npz"
+JSON_TYPE = "application/json"
 CACHE_SIZE = 16
+
+
+def check_media_type(content_type: str | None, accepted: Sequence[str]) -> str:
+    """The body's media type when it is one of ``accepted``, else 415 ``unsupported_media_type``
+    naming the accepted ones.  No Content-Type counts as JSON; ``application/*+json`` is JSON."""
+    media = (content_type or "").split(";")[0].strip().lower() or JSON_TYPE
+    if media.startswith("application/") and media.endswith("+json"):
+        media = JSON_TYPE
+    if media not in accepted:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the body as {' or '.join(accepted)} (Content-Type), not {media}",
+            {"accepted": list(accepted), "given": media},
+        )
+    return media
+
+
+async def json_body(request: Request) -> None:
+    """A route dependency: 415 unless the body is JSON (a form body, text, ...), raised before
+    the body is validated against the route's model (which would answer 422)."""
+    check_media_type(request.headers.get("content-type"), (JSON_TYPE,))
 
 
 class ModelCache:
@@ -88,7 +113,12 @@ def parse_json_request(body: bytes) -> tuple[NDArray[np.float64], list[Output] |
         )
     points = data["points"]
     if not isinstance(points, list) or not all(isinstance(p, list) for p in points):
-        raise ApiError(422, "validation_error", "points must be a list of points, each a list of numbers")
+        raise ApiError(
+            422,
+            "validation_error",
+            "points must be a list of points, each a list of numbers: [[0.5, 1.0]] is one point "
+            "of 2 inputs, [[0.1], [0.2]] two points of 1 input",
+        )
     if len(points) > MAX_JSON_POINTS:
         raise ApiError(
             413,
@@ -139,6 +169,13 @@ def parse_npy_request(body: bytes) -> NDArray[np.float64]:
     return array.astype(np.float64, copy=False)
 
 
+def reshape_hint(inputs: int) -> str:
+    """What to do with a 1-D array: n points of the one input, or one point of ``inputs``."""
+    if inputs == 1:
+        return "; for n points of the one input send an (n, 1) array: points.reshape(-1, 1)"
+    return f"; for one point send a (1, {inputs}) array: points.reshape(1, -1)"
+
+
 def check_points(array: NDArray[np.float64], model: Model) -> None:
     """Shape, size and finiteness, before any compute."""
     inputs = model.n_inputs
@@ -148,7 +185,7 @@ def check_points(array: NDArray[np.float64], model: Model) -> None:
             422,
             "invalid_points",
             f"points must have shape (n, {inputs}), each point ({', '.join(names)}); "
-            f"got shape {list(array.shape)}",
+            f"got shape {list(array.shape)}{reshape_hint(inputs) if array.ndim == 1 else ''}",
             {"expected_inputs": names, "shape": list(array.shape)},
         )
     if array.shape[0] == 0:

@@ -25,11 +25,29 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class ResidualsOut(BaseModel):
+    step: int = Field(description="the step the figures belong to")
+    sup: dict[str, float] = Field(description="max |r| over the training points, per residual term")
+    mean: dict[str, float] = Field(description="mean |r| over the training points, per residual term")
+    objective: float | None = Field(
+        description="the objective minimized at that step: the sum of the terms' L^p means with p "
+        "rising from 2 to 64 over the run, so it may rise while the residuals fall; not an error"
+    )
+
+
 class ProgressOut(BaseModel):
     step: int = Field(description="training steps done (Adam, then L-BFGS)")
     steps: int = Field(description="steps planned")
-    loss: float | None = Field(description="the last training loss (the smoothed W^{1,inf} objective)")
+    loss: float | None = Field(
+        description="the last figure: the sum over residual terms of the sample sup max |r| (mean "
+        "square for an l2 loss); comparable from step to step"
+    )
     elapsed_s: float = Field(description="training seconds so far")
+    residuals: ResidualsOut | None = Field(
+        default=None,
+        description="the latest loss-curve record (every 10 steps): sample sup and mean of |r| per "
+        "residual term on the training points, and the training objective apart",
+    )
 
 
 class JobOut(BaseModel):
@@ -138,7 +156,13 @@ def job_out(job: Job) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
-        "progress": {"step": job.step, "steps": job.steps, "loss": job.loss, "elapsed_s": job.elapsed_s},
+        "progress": {
+            "step": job.step,
+            "steps": job.steps,
+            "loss": job.loss,
+            "elapsed_s": job.elapsed_s,
+            "residuals": job.residuals,
+        },
         "error": job.error,
         "model_id": job.model_id,
         "spec": job.spec,
@@ -152,6 +176,7 @@ class LossRecordOut(BaseModel):
     elapsed_s: float
     sup: dict[str, float] = Field(description="max |r| over the training points, per residual term")
     mean: dict[str, float] = Field(description="mean |r| over the training points, per residual term")
+    objective: float | None = Field(default=None, description="the training objective at that step")
 
 
 class LossCurveOut(BaseModel):

@@ -38,6 +38,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -46,7 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from solver.training import LossRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -117,6 +118,8 @@ class JobRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # schema version 3: the latest loss-curve record, JSON {"step", "sup", "mean", "objective"}
+    residuals: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ModelRow(Base):
@@ -165,6 +168,7 @@ class Job:
     cancel_requested: bool
     attempts: int
     worker: str | None = None
+    residuals: dict[str, Any] | None = None  # the latest {"step", "sup", "mean", "objective"}
 
     @property
     def done(self) -> bool:
@@ -201,6 +205,7 @@ def _job(row: JobRow) -> Job:
         cancel_requested=row.cancel_requested,
         attempts=row.attempts,
         worker=row.worker,
+        residuals=None if row.residuals is None else json.loads(row.residuals),
     )
 
 
@@ -217,8 +222,13 @@ def _add_loss_table(session: Session) -> None:
     LossRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _add_residuals_column(session: Session) -> None:
+    """2 -> 3: the jobs' latest residual figures (``jobs.residuals``, JSON text, nullable)."""
+    session.execute(text("ALTER TABLE jobs ADD COLUMN residuals TEXT"))
+
+
 # A migration takes the store from version v to v + 1.
-MIGRATIONS: dict[int, Callable[[Session], None]] = {1: _add_loss_table}
+MIGRATIONS: dict[int, Callable[[Session], None]] = {1: _add_loss_table, 2: _add_residuals_column}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -528,10 +538,16 @@ class JobStore:
                     attempt=attempt,
                     step=r.step,
                     elapsed_s=r.elapsed_s,
-                    record=json.dumps({"sup": r.sup, "mean": r.mean}),
+                    record=json.dumps({"sup": r.sup, "mean": r.mean, "objective": r.to_json()["objective"]}),
                 )
                 for r in records
             )
+            if records:
+                latest = records[-1].to_json()
+                latest.pop("elapsed_s")
+                session.execute(
+                    update(JobRow).where(JobRow.id == job_id).values(residuals=json.dumps(latest))
+                )
             cancel = session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id))
         return "cancel" if cancel else "continue"
 
@@ -579,8 +595,8 @@ class JobStore:
                 .order_by(LossRow.id)
             ).all()
         by_step: dict[int, LossRecord] = {}
-        for step, elapsed_s, text in rows:
-            data = json.loads(text)
+        for step, elapsed_s, stored in rows:
+            data = json.loads(stored)
             by_step[step] = LossRecord.from_json({"step": step, "elapsed_s": elapsed_s, **data})
         return [by_step[step] for step in sorted(by_step)]
 

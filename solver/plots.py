@@ -2,7 +2,8 @@
 
 Kinds of model plot (``PLOT_KINDS``), in the notation of DESIGN.md:
 
-* ``solution``: u = R Phi (the value output) on a slice of the inputs;
+* ``solution``: u (the network's value output) on a slice of the inputs; a 1-D slice
+  overlays the spec's ``exact`` (dashed) when there is one;
 * ``error``: |R Phi - u*| against the spec's ``exact``;
 * ``gradient_error``: |D Phi - grad u*|_2 over every input (t included), against ``exact``;
 * ``bound`` (whole-space models with an estimate): along a ray x = r e, r from 1e-3 R to
@@ -15,7 +16,11 @@ on the vertical axis (``y``; an image, else a line plot), the value of every oth
 (``at``), and, for time-dependent problems where t is on no axis, a list of time slices
 (one line or one image per slice).  Ranges are the problem's domain (for ``whole_space``
 the asked-for box (-R, R)^d); points of a ball's bounding box outside the ball are blank.
-Every figure is drawn on its own ``Figure`` (no pyplot state), so concurrent calls are safe.
+Every figure is drawn on its own ``Figure`` (no pyplot state), so concurrent calls are safe;
+``model_figure`` (and ``field_figure``, ``bound_figure``, ``loss_curve_figure``) return it,
+``plot_model`` (and ``plot_field``, ``plot_bound``, ``plot_loss_curve``) its PNG.  Axes are
+labelled with the inputs' names (``t``, ``x0``, ...) and ``u``; legends sit outside the data,
+to the right of the axes.
 """
 
 from __future__ import annotations
@@ -248,10 +253,19 @@ def _png(figure: Figure) -> bytes:
 
 
 LABELS = {
-    "solution": "u = R Phi",
+    "solution": "u",
     "error": "|u - u*|",
     "gradient_error": "|grad u - grad u*|",
 }
+
+
+LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
+"""Where every legend goes: outside the axes, to the right (constrained layout makes room)."""
+EXACT_LABEL = "exact"
+
+
+def _legend(axes: Axes, **options: Any) -> None:
+    axes.legend(**LEGEND, **options)
 
 
 def _title(model: Model, text: str) -> str:
@@ -272,19 +286,45 @@ def _slice_values(
     return points, values, shape
 
 
+def _has_exact_overlay(model: Model, kind: str, view: View) -> bool:
+    """A line plot of the solution overlays ``exact`` when the spec gives it."""
+    return kind == "solution" and view.y is None and model.spec.problem.exact is not None
+
+
 def _draw_lines(axes: Axes, model: Model, kind: str, view: View) -> None:
+    """One line per time slice (one without time); for the solution with ``exact`` given,
+    the exact solution dashed in the slice's colour (one legend entry, "exact")."""
     slices: tuple[float | None, ...] = view.times or (None,)
-    for t in slices:
+    overlay = _has_exact_overlay(model, kind, view)
+    column = model.input_names.index(view.x)
+    for index, t in enumerate(slices):
         points, values, _ = _slice_values(model, kind, view, t)
-        label = f"t = {t:.4g}" if t is not None else None
-        axes.plot(points[:, model.input_names.index(view.x)], values, label=label)
+        name = "u" if kind == "solution" else LABELS[kind]
+        label = f"{name}, t = {t:.4g}" if t is not None else name
+        (line,) = axes.plot(points[:, column], values, label=label)
+        if overlay:
+            exact_value, _ = _exact(model, points)
+            exact_value[_outside(model, points)] = np.nan
+            axes.plot(
+                points[:, column],
+                exact_value,
+                ls="--",
+                color=line.get_color(),
+                label=EXACT_LABEL if index == 0 else "_nolegend_",
+            )
     if kind != "solution":
         axes.set_yscale("log")
     axes.set_xlabel(view.x)
     axes.set_ylabel(LABELS[kind])
     axes.grid(True, alpha=0.3)
-    if view.times:
-        axes.legend()
+    if view.times or overlay:
+        handles, labels = axes.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: labels[i] == EXACT_LABEL)  # exact last
+        legend = axes.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, **LEGEND)
+        if overlay and len(slices) > 1:
+            for text, handle in zip(legend.get_texts(), legend.get_lines(), strict=True):
+                if text.get_text() == EXACT_LABEL:  # dashed = exact, whatever the slice
+                    handle.set_color("black")
 
 
 def _draw_images(figure: Figure, model: Model, kind: str, view: View) -> None:
@@ -338,8 +378,8 @@ def _fixed_note(view: View) -> str:
     return f" ({held})" if len(held) < 80 else f" ({len(view.at)} inputs held at the middle or as given)"
 
 
-def plot_field(model: Model, kind: str, view: View) -> bytes:
-    """solution, error or gradient_error on the slice ``view``."""
+def field_figure(model: Model, kind: str, view: View) -> Figure:
+    """solution, error or gradient_error on the slice ``view``, as a Figure."""
     if kind not in LABELS:
         raise PlotError(f"kind: {kind!r} is not a field; choose solution, error or gradient_error")
     if kind != "solution" and model.spec.problem.exact is None:
@@ -347,13 +387,20 @@ def plot_field(model: Model, kind: str, view: View) -> bytes:
     image = view.y is not None
     columns = min(max(len(view.times), 1), 3) if image else 1
     rows = -(-max(len(view.times), 1) // columns) if image else 1
-    figure = Figure(figsize=(3.6 * columns + 1.2, 3.2 * rows + 0.6), layout="constrained")
+    legend = not image and (bool(view.times) or _has_exact_overlay(model, kind, view))
+    width = 3.6 * columns + 1.2 + (1.6 if legend else 0.0)
+    figure = Figure(figsize=(width, 3.2 * rows + 0.6), layout="constrained")
     if image:
         _draw_images(figure, model, kind, view)
     else:
         _draw_lines(figure.add_subplot(), model, kind, view)
     figure.suptitle(_title(model, LABELS[kind] + _fixed_note(view)), fontsize=10)
-    return _png(figure)
+    return figure
+
+
+def plot_field(model: Model, kind: str, view: View) -> bytes:
+    """solution, error or gradient_error on the slice ``view``, as PNG."""
+    return _png(field_figure(model, kind, view))
 
 
 def plot_bound(
@@ -364,6 +411,18 @@ def plot_bound(
     t: float | None = None,
     resolution: int = RAY_POINTS,
 ) -> bytes:
+    """Whole space: the promised bounds against the true errors along the ray x = r e (PNG)."""
+    return _png(bound_figure(model, direction=direction, reach=reach, t=t, resolution=resolution))
+
+
+def bound_figure(
+    model: Model,
+    *,
+    direction: Sequence[float] | None = None,
+    reach: float = DEFAULT_REACH,
+    t: float | None = None,
+    resolution: int = RAY_POINTS,
+) -> Figure:
     """Whole space: the promised bounds against the true errors along the ray x = r e."""
     if model.global_estimate is None:
         why = model.metrics.get("estimate_unavailable")
@@ -394,15 +453,15 @@ def plot_bound(
     points = space if time is None else np.concatenate([np.full((resolution, 1), t), space], 1)
     value_bound, gradient_bound = pointwise_bounds(estimate, points)
     evaluation = model.evaluate(points)
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    value_axes, gradient_axes = figure.subplots(1, 2)
+    figure = Figure(figsize=(8.5, 6.5), layout="constrained")
+    value_axes, gradient_axes = figure.subplots(2, 1)
     has_exact = model.spec.problem.exact is not None
     if has_exact:
         exact_value, exact_gradient = _exact(model, points)
         value_error = np.maximum(np.abs(evaluation.value - exact_value), ERROR_FLOOR)
         gradient_error = np.maximum(np.linalg.norm(evaluation.gradient - exact_gradient, axis=1), ERROR_FLOOR)
-        value_axes.loglog(r, value_error, label="|u* - R Psi| (true error)")
-        gradient_axes.loglog(r, gradient_error, label="|grad u* - D Psi| (true error)")
+        value_axes.loglog(r, value_error, label="|u - u*| (true error)")
+        gradient_axes.loglog(r, gradient_error, label="|grad u - grad u*| (true error)")
     value_axes.loglog(r, value_bound, "--", label="bound eps0 (1 + |x|^(kappa+2))")
     gradient_axes.loglog(r, gradient_bound, "--", label="bound eps1 (1 + |x|^(kappa+2))")
     for axes, what in ((value_axes, "value"), (gradient_axes, "gradient")):
@@ -411,21 +470,26 @@ def plot_bound(
         axes.set_xlabel("|x| along the ray")
         axes.set_ylabel(f"{what} error")
         axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=8)
+        _legend(axes, fontsize=8)
     where = f", t = {t:.4g}" if t is not None else ""
     eps = max(estimate.eps_value, estimate.eps_gradient)
     figure.suptitle(
         _title(model, f"bound against the true error along a ray (eps = {eps:.3g}{where})"),
         fontsize=10,
     )
-    return _png(figure)
+    return figure
 
 
 def plot_loss_curve(records: Sequence[LossRecord], title: str, *, scale: str = "log") -> bytes:
+    """Sup |r_k| (solid) and mean |r_k| (dashed) of every residual term against the step (PNG)."""
+    return _png(loss_curve_figure(records, title, scale=scale))
+
+
+def loss_curve_figure(records: Sequence[LossRecord], title: str, *, scale: str = "log") -> Figure:
     """Sup |r_k| (solid) and mean |r_k| (dashed) of every residual term against the step."""
     if scale not in ("log", "linear"):
         raise PlotError(f"scale: choose log or linear, got {scale!r}")
-    figure = Figure(figsize=(7, 4), layout="constrained")
+    figure = Figure(figsize=(8.5, 4), layout="constrained")
     axes = figure.add_subplot()
     if not records:
         axes.text(0.5, 0.5, "no loss recorded yet", ha="center", va="center", transform=axes.transAxes)
@@ -445,9 +509,9 @@ def plot_loss_curve(records: Sequence[LossRecord], title: str, *, scale: str = "
         axes.set_xlabel("step")
         axes.set_ylabel("residual")
         axes.grid(True, which="both", alpha=0.25)
-        axes.legend(fontsize=8)
+        _legend(axes, fontsize=8)
     figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    return figure
 
 
 def model_loss_curve(model: Model) -> list[LossRecord]:
@@ -467,13 +531,40 @@ def plot_model(
     reach: float = DEFAULT_REACH,
 ) -> bytes:
     """One plot of ``model`` as PNG bytes; see the module docstring for the kinds."""
+    figure = model_figure(
+        model,
+        kind,
+        x=x,
+        y=y,
+        at=at,
+        times=times,
+        resolution=resolution,
+        direction=direction,
+        reach=reach,
+    )
+    return _png(figure)
+
+
+def model_figure(
+    model: Model,
+    kind: str = "solution",
+    *,
+    x: str | None = None,
+    y: str | None = None,
+    at: dict[str, float] | None = None,
+    times: Sequence[float] | None = None,
+    resolution: int | None = None,
+    direction: Sequence[float] | None = None,
+    reach: float = DEFAULT_REACH,
+) -> Figure:
+    """One plot of ``model`` as a matplotlib Figure (``plot_model`` renders it to PNG)."""
     if kind not in PLOT_KINDS:
         raise PlotError(f"kind: {kind!r} is not a plot kind; choose one of {', '.join(PLOT_KINDS)}")
     if kind == "loss":
         curve = model_loss_curve(model)
         if not curve:
             raise PlotError("kind=loss: this model has no loss curve (trained before curves were kept)")
-        return plot_loss_curve(curve, _title(model, "training loss"))
+        return loss_curve_figure(curve, _title(model, "training loss"))
     if kind == "bound":
         t = None
         if at:
@@ -484,18 +575,22 @@ def plot_model(
             raise PlotError("kind=bound: give at most one time (t)")
         if times is not None:
             t = times[0]
-        return plot_bound(model, direction=direction, reach=reach, t=t, resolution=resolution or RAY_POINTS)
+        return bound_figure(model, direction=direction, reach=reach, t=t, resolution=resolution or RAY_POINTS)
     if direction is not None:
         raise PlotError("direction: only kind=bound follows a ray")
     view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution)
-    return plot_field(model, kind, view)
+    return field_figure(model, kind, view)
 
 
 __all__ = [
     "PLOT_KINDS",
     "PlotError",
     "View",
+    "bound_figure",
+    "field_figure",
+    "loss_curve_figure",
     "make_view",
+    "model_figure",
     "model_loss_curve",
     "parse_assignments",
     "parse_numbers",

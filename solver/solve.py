@@ -74,7 +74,19 @@ def measure_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> dict
 PROGRESS_LINES = 20  # plain lines per run when stderr is not a terminal (a log file)
 
 
-def _progress_lines(total: int) -> ProgressCallback:
+def residual_summary(record: LossRecord | None) -> str:
+    """``sup |r| 1.2e-02  mean |r| 3.4e-03  objective 5.6e-02``: the largest sample sup and
+    the largest sample mean over the residual terms (figures that mean the same at every
+    step), and the training objective apart (its L^p exponent rises during the run)."""
+    if record is None:
+        return ""
+    text = f"sup |r| {max(record.sup.values()):.3e}  mean |r| {max(record.mean.values()):.3e}"
+    if record.objective is not None:
+        text += f"  objective {record.objective:.3e}"
+    return text
+
+
+def _progress_lines(total: int, latest: list[LossRecord]) -> ProgressCallback:
     """One plain line on stderr every 1/PROGRESS_LINES of the run, and at the end."""
     every = max(1, total // PROGRESS_LINES)
     printed = [-1]
@@ -82,22 +94,23 @@ def _progress_lines(total: int) -> ProgressCallback:
     def update(step: int, steps: int, loss: float, elapsed: float) -> None:
         if step // every > printed[0] or step == steps:
             printed[0] = step // every
-            print(f"step {step}/{steps} loss {loss:.3e} elapsed {elapsed:.1f} s", file=sys.stderr, flush=True)
+            figures = residual_summary(latest[-1] if latest else None) or f"loss {loss:.3e}"
+            print(f"step {step}/{steps} {figures} elapsed {elapsed:.1f} s", file=sys.stderr, flush=True)
 
     return update
 
 
-def _progress_bar(total: int) -> tuple[ProgressCallback, Any]:
+def _progress_bar(total: int, latest: list[LossRecord]) -> tuple[ProgressCallback, Any]:
     from tqdm import tqdm
 
     if not sys.stderr.isatty():
-        return _progress_lines(total), None
+        return _progress_lines(total, latest), None
     bar = tqdm(total=total, unit="step", dynamic_ncols=True)
 
     def update(step: int, steps: int, loss: float, elapsed: float) -> None:
         bar.total = steps
         bar.n = step
-        bar.set_postfix(loss=f"{loss:.3e}", refresh=False)
+        bar.set_postfix_str(residual_summary(latest[-1] if latest else None), refresh=False)
         bar.refresh()
 
     return update, bar
@@ -125,11 +138,19 @@ def solve(
         trainer.load_checkpoint(path)
     bar = None
     callback: ProgressCallback | None
+    latest: list[LossRecord] = []
     if progress is True:
         total = spec.training.steps + (
             spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
         )
-        callback, bar = _progress_bar(total)
+        callback, bar = _progress_bar(total, latest)
+        outer = on_record
+
+        def on_record(record: LossRecord) -> None:
+            latest[:] = [record]
+            if outer is not None:
+                outer(record)
+
     elif callable(progress):
         callback = progress
     else:

@@ -62,27 +62,39 @@ CancelCallback = Callable[[], bool]
 @dataclass(frozen=True)
 class LossRecord:
     """One point of the loss curve: for each residual term r_k, the sample sup max_i |r_k(x_i)|
-    and the sample mean (1/n) sum_i |r_k(x_i)| on the current training points."""
+    and the sample mean (1/n) sum_i |r_k(x_i)| on the current training points; and, apart,
+    the training objective minimized at that step (the sum of the terms' L^p means, p rising
+    from 2 to 64; not comparable across steps, which is why the residual figures are shown)."""
 
     step: int
     elapsed_s: float
     sup: dict[str, float]
     mean: dict[str, float]
+    objective: float | None = None
 
     def is_finite(self) -> bool:
         """JSON has no NaN or infinity: a diverged step's record is left off stored curves."""
         return all(math.isfinite(v) for v in (*self.sup.values(), *self.mean.values()))
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "elapsed_s": self.elapsed_s, "sup": self.sup, "mean": self.mean}
+        objective = self.objective if self.objective is not None and math.isfinite(self.objective) else None
+        return {
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "sup": self.sup,
+            "mean": self.mean,
+            "objective": objective,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LossRecord:
+        objective = data.get("objective")
         return cls(
             int(data["step"]),
             float(data["elapsed_s"]),
             {str(k): float(v) for k, v in data["sup"].items()},
             {str(k): float(v) for k, v in data["mean"].items()},
+            None if objective is None else float(objective),
         )
 
 
@@ -326,7 +338,7 @@ class Trainer:
             # The figure belongs to the parameters before this step: track (and keep as the
             # best) those, then move.
             figure = sum(terms.values())
-            self._track(step, figure, magnitudes, on_record)
+            self._track(step, figure, magnitudes, on_record, objective=float(loss.detach()))
             self.optimizer.step()
             self.state.step += 1
             self.state.elapsed = time.monotonic() - started
@@ -372,6 +384,7 @@ class Trainer:
         on_record: LossRecordCallback | None,
         *,
         always: bool = False,
+        objective: float | None = None,
     ) -> None:
         if always or step % CURVE_EVERY == 0 or step < 10:
             self.state.history.append((step, figure))
@@ -380,6 +393,7 @@ class Trainer:
                 self.state.elapsed,
                 {k: float(m.max()) for k, m in magnitudes.items()},
                 {k: float(m.mean()) for k, m in magnitudes.items()},
+                objective,
             )
             self.state.curve.append(record)
             if on_record is not None:
@@ -407,12 +421,14 @@ class Trainer:
         )
         terms: dict[str, float] = {}
         latest: list[dict[str, Tensor]] = []
+        objective: list[float] = [math.nan]
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
             loss, found, magnitudes = self._loss(self.points, adam_steps, adam_steps)
             terms.update(found)
             latest[:] = [magnitudes]
+            objective[0] = float(loss.detach())
             loss.backward()  # type: ignore[no-untyped-call]
             return loss
 
@@ -425,7 +441,7 @@ class Trainer:
             figure = sum(terms.values())
             self.state.step = adam_steps + min(done, lbfgs_steps)
             self.state.elapsed = time.monotonic() - started
-            self._track(self.state.step, figure, latest[0], on_record, always=True)
+            self._track(self.state.step, figure, latest[0], on_record, always=True, objective=objective[0])
             if progress is not None:
                 progress(self.state.step, total, figure, self.state.elapsed)
             if self.state.elapsed > self.training.time_limit_s:

@@ -430,7 +430,14 @@ function renderRow(job) {
   bar.max = Math.max(p.steps, 1);
   bar.value = p.step;
   progress.querySelector("span").textContent = ` ${p.step} / ${p.steps}`;
-  objective.textContent = p.loss == null ? "" : Number(p.loss).toExponential(3);
+  // The largest sample sup of |r| over the residual terms (the latest loss-curve record):
+  // a figure that means the same at every step, unlike the training objective.
+  const sups = p.residuals ? Object.values(p.residuals.sup) : [];
+  objective.textContent = sups.length ? Math.max(...sups).toExponential(3) : "";
+  objective.title = p.residuals
+    ? `step ${p.residuals.step}: mean |r| ${Math.max(...Object.values(p.residuals.mean)).toExponential(3)}` +
+      (p.residuals.objective == null ? "" : `, objective ${Number(p.residuals.objective).toExponential(3)}`)
+    : "";
   const when = new Date(job.created_at);
   created.textContent = when.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
   created.title = job.created_at;

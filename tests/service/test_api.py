@@ -66,7 +66,8 @@ def test_every_example_spec_is_accepted(client: TestClient, name: Path) -> None:
     job = response.json()
     assert response.headers["location"] == f"/v1/jobs/{job['id']}"
     assert job["status"] == "queued" and job["spec"] == JobSpec.model_validate(spec).model_dump(mode="json")
-    assert job["progress"] == {"step": 0, "steps": job["progress"]["steps"], "loss": None, "elapsed_s": 0.0}
+    steps = job["progress"]["steps"]
+    assert job["progress"] == {"step": 0, "steps": steps, "loss": None, "elapsed_s": 0.0, "residuals": None}
     assert client.get(f"/v1/jobs/{job['id']}", headers=ALICE).json() == job
 
 
@@ -517,3 +518,133 @@ def test_the_jobs_metric_counts_the_store_s_jobs_by_status(tmp_path: Path) -> No
             assert listed == expected[status], status
         client.post(f"/v1/jobs/{bob[1]}/cancel", headers=BOB)
         assert _jobs_metric(client) == {**expected, "queued": 3, "canceled": 2}
+
+
+# ---------------------------------------------------------------------- media types and reshape hints
+@pytest.mark.parametrize(
+    ("content", "media"),
+    [
+        ({"data": {"points": "0.5,1.0"}}, "application/x-www-form-urlencoded"),
+        ({"content": b"points", "headers": {"Content-Type": "text/plain"}}, "text/plain"),
+        ({"content": b"<points/>", "headers": {"Content-Type": "application/xml"}}, "application/xml"),
+    ],
+)
+def test_evaluate_refuses_other_media_types_with_415(
+    client: TestClient, model_id: str, content: dict[str, Any], media: str
+) -> None:
+    headers = {**ALICE, **content.pop("headers", {})}
+    response = client.post(f"/v1/models/{model_id}/evaluate", headers=headers, **content)
+    error = _error(response, 415, "unsupported_media_type")
+    assert "application/json" in error["message"] and "application/x-npy" in error["message"]
+    assert media in error["message"]
+
+
+def test_check_media_type_accepts_json_and_names_what_it_accepts() -> None:
+    from service.errors import ApiError
+    from service.evaluation import NPY_TYPE, check_media_type
+
+    assert check_media_type(None, ("application/json",)) == "application/json"
+    assert check_media_type("Application/JSON; charset=utf-8", ("application/json",)) == "application/json"
+    assert check_media_type("application/merge-patch+json", ("application/json",)) == "application/json"
+    assert check_media_type(f"{NPY_TYPE}", ("application/json", NPY_TYPE)) == NPY_TYPE
+    with pytest.raises(ApiError) as info:
+        check_media_type("application/x-www-form-urlencoded", ("application/json", NPY_TYPE))
+    error = info.value
+    assert (error.status, error.code) == (415, "unsupported_media_type")
+    assert f"application/json or {NPY_TYPE}" in error.message
+    assert "application/x-www-form-urlencoded" in error.message
+    assert error.details == {
+        "accepted": ["application/json", NPY_TYPE],
+        "given": "application/x-www-form-urlencoded",
+    }
+
+
+def test_the_json_body_dependency_answers_415_before_the_body_is_validated() -> None:
+    """``json_body`` on a route with a pydantic body: a form body is 415 (not FastAPI's 422),
+    JSON is validated as before."""
+    from fastapi import Depends, FastAPI
+    from pydantic import BaseModel
+
+    from service.errors import install_error_handlers
+    from service.evaluation import json_body
+
+    class Body(BaseModel):
+        name: str
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    async def things(body: Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    things.__annotations__["body"] = Body  # a local class: no string annotation for FastAPI to resolve
+    app.post("/things", dependencies=[Depends(json_body)])(things)
+
+    with TestClient(app) as test_client:
+        form = _error(test_client.post("/things", data={"name": "x"}), 415, "unsupported_media_type")
+        assert "application/json" in form["message"] and "form-urlencoded" in form["message"]
+        assert test_client.post("/things", json={"name": "x"}).json() == {"name": "x"}
+        _error(test_client.post("/things", json={"nom": "x"}), 422, "validation_error")
+
+
+def test_a_form_body_on_submit_or_validate_is_415(client: TestClient) -> None:
+    for path in ("/v1/jobs", "/v1/specs/validate"):
+        response = client.post(path, data={"problem": "poisson"}, headers=ALICE)
+        error = _error(response, 415, "unsupported_media_type")
+        assert "application/json" in error["message"]
+
+
+def test_a_1d_points_array_gets_the_reshape_hint_that_fits_the_model(
+    client: TestClient, model_id: str
+) -> None:
+    from service.errors import ApiError
+    from service.evaluation import check_points
+    from solver import Model
+    from tests.solver.test_plots import POISSON_1D, _model
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([0.5, 1.0]))
+    response = client.post(
+        f"/v1/models/{model_id}/evaluate",
+        content=buffer.getvalue(),
+        headers={**ALICE, "Content-Type": "application/x-npy"},
+    )
+    message = _error(response, 422, "invalid_points")["message"]
+    assert "(1, 2) array: points.reshape(1, -1)" in message and "reshape(-1, 1)" not in message
+    one_input: Model = _model(POISSON_1D, 1)
+    with pytest.raises(ApiError) as info:
+        check_points(np.linspace(0.0, 1.0, 5), one_input)
+    assert "(n, 1) array: points.reshape(-1, 1)" in info.value.message
+    assert "reshape(1, -1)" not in info.value.message
+    flat = client.post(f"/v1/models/{model_id}/evaluate", json={"points": [0.5, 1.0]}, headers=ALICE)
+    assert "[[0.1], [0.2]]" in _error(flat, 422, "validation_error")["message"]
+
+
+def test_progress_carries_residual_sup_and_mean_and_the_objective_apart(tmp_path: Path) -> None:
+    """The job's progress shows the latest loss-curve record: sample sup and mean of every
+    residual term, and the training objective kept separate; the client parses it."""
+    from service.client import Client
+    from solver.training import LossRecord
+
+    with in_process_client(tmp_path) as client:
+        job = client.post("/v1/jobs", json=tiny_spec(50), headers=ALICE).json()
+        assert job["progress"]["residuals"] is None
+        store = client.app.state.store  # type: ignore[attr-defined]
+        started = store.begin(job["id"], "worker:1", 4)
+        assert started is not None
+        records = [
+            LossRecord(0, 0.1, {"interior": 2.0}, {"interior": 1.0}, 2.5),
+            LossRecord(10, 0.2, {"interior": 0.5}, {"interior": 0.1}, 0.9),
+        ]
+        store.report(job["id"], started[1], step=12, steps=50, loss=0.5, elapsed_s=0.3, records=records)
+        progress = client.get(f"/v1/jobs/{job['id']}", headers=ALICE).json()["progress"]
+        want = {"step": 10, "sup": {"interior": 0.5}, "mean": {"interior": 0.1}, "objective": 0.9}
+        assert progress["residuals"] == want and progress["loss"] == 0.5
+        curve = client.get(f"/v1/jobs/{job['id']}/loss", headers=ALICE).json()["records"]
+        assert [r["objective"] for r in curve] == [2.5, 0.9]
+        import httpx
+
+        with Client(
+            "http://testserver", api_key="alice-key", transport=httpx.MockTransport(client.send)
+        ) as api:
+            assert api.job(job["id"]).progress.residuals == want

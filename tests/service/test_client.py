@@ -785,3 +785,274 @@ def test_iter_jobs_against_the_api_yields_every_job_once_newest_first(tmp_path: 
             return walked
 
         assert asyncio.run(walk()) == newest_first
+
+
+# ---------------------------------------------------------------------------- events
+def _sse_event(kind: str, job: JobDict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(job)}\n\n"
+
+
+def _job_states(server: FakeServer, client: Client) -> list[JobDict]:
+    """The FakeServer job's three states: queued, running, succeeded (copies)."""
+    job = client.submit(SPEC)
+    states = [json.loads(json.dumps(server.jobs[job.id]))]
+    for _ in range(2):
+        client.job(job.id)
+        states.append(json.loads(json.dumps(server.jobs[job.id])))
+    return states
+
+
+def _sse_handler(server: FakeServer, body: str | httpx.SyncByteStream, status: int = 200) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            server.requests.append(request)
+            headers = {"Content-Type": "text/event-stream; charset=utf-8"}
+            if isinstance(body, str):
+                return httpx.Response(status, content=body.encode(), headers=headers)
+            return httpx.Response(status, stream=body, headers=headers)
+        return server(request)
+
+    return handler
+
+
+def test_events_yields_each_event_skips_keep_alives_and_ends_after_the_final_status() -> None:
+    from service.client import Event
+
+    server = FakeServer()
+    with _client(server) as setup:
+        queued, running, done = _job_states(server, setup)
+    split = json.dumps(running).replace(', "status"', ',\ndata: "status"', 1)  # data over two lines
+    assert "\ndata: " in split
+    body = (
+        ": keep-alive\n\n"
+        + _sse_event("status", queued)
+        + f"event: progress\r\ndata: {split}\r\n\r\n"
+        + ": keep-alive\n\n"
+        + _sse_event("status", running)
+        + _sse_event("status", done)
+        + "event: status\ndata: {never read\n\n"
+    )
+    with _client(_sse_handler(server, body)) as client:
+        events = list(client.events(queued["id"]))
+    request = server.requests[-1]
+    assert (request.method, request.url.path) == ("GET", f"/v1/jobs/{queued['id']}/events")
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert all(isinstance(event, Event) and isinstance(event.job, Job) for event in events)
+    assert [(e.kind, e.job.status) for e in events] == [
+        ("status", "queued"),
+        ("progress", "running"),
+        ("status", "running"),
+        ("status", "succeeded"),
+    ]
+    assert events[1].job.progress.step == 1 and events[-1].job.model_id == "m1"
+    assert events[-1].job.raw == done
+
+
+def test_events_end_with_the_stream_and_flush_a_last_event_without_a_blank_line() -> None:
+    server = FakeServer()
+    with _client(server) as setup:
+        queued, running, _ = _job_states(server, setup)
+    body = _sse_event("status", queued) + f"event: progress\ndata: {json.dumps(running)}"
+    with _client(_sse_handler(server, body)) as client:
+        assert [e.kind for e in client.events(queued["id"])] == ["status", "progress"]
+    with _client(_sse_handler(server, "")) as client:
+        assert list(client.events(queued["id"])) == []
+
+
+class _CutStream(httpx.SyncByteStream):
+    def __init__(self, first: str) -> None:
+        self.first = first
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first.encode()
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_events_errors_are_service_errors() -> None:
+    server = FakeServer()
+    with _client(server) as setup:
+        queued, _, _ = _job_states(server, setup)
+    with _client(server) as client, pytest.raises(NotFoundError, match="no route"):
+        next(iter(client.events(queued["id"])))  # FakeServer has no events route: 404 envelope
+    with _client(_answer(200, json={"status": "ok"})) as client, pytest.raises(ServerError) as info:
+        list(client.events(queued["id"]))
+    assert info.value.code == "invalid_response" and "text/event-stream" in info.value.message
+    bad = _sse_handler(server, "event: status\ndata: {oops\n\n")
+    with _client(bad) as client, pytest.raises(ServerError, match="not JSON"):
+        list(client.events(queued["id"]))
+    cut = _CutStream(_sse_event("status", queued))
+    with _client(_sse_handler(server, cut)) as client:
+        events = client.events(queued["id"])
+        assert next(events).job.status == "queued"
+        with pytest.raises(TransportError, match="connection reset"):
+            next(events)
+    with _client(server) as client, pytest.raises(BadRequestError, match="non-empty"):
+        client.events("")
+
+
+def test_async_events_are_the_same() -> None:
+    server = FakeServer()
+    with _client(server) as setup:
+        queued, running, done = _job_states(server, setup)
+    body = _sse_event("status", queued) + ": keep-alive\n\n" + _sse_event("progress", running)
+    body += _sse_event("status", done) + _sse_event("status", done)
+
+    async def scenario() -> list[tuple[str, str]]:
+        transport = httpx.MockTransport(_sse_handler(server, body))
+        async with AsyncClient(BASE, api_key=KEY, transport=transport) as client:
+            return [(e.kind, e.job.status) async for e in client.events(queued["id"])]
+
+    assert asyncio.run(scenario()) == [("status", "queued"), ("progress", "running"), ("status", "succeeded")]
+
+
+def test_events_of_a_finished_job_against_the_api(tmp_path: Path) -> None:
+    """The real stream of a job that has finished (canceled): its final status, then the end."""
+    with (
+        in_process_client(tmp_path) as app,
+        Client("http://testserver", api_key="alice-key", transport=httpx.MockTransport(app.send)) as client,
+    ):
+        job = client.cancel(client.submit(tiny_spec(5, name="watched")))
+        events = list(client.events(job))
+        assert [(e.kind, e.job.id, e.job.status, e.job.name) for e in events] == [
+            ("status", job.id, "canceled", "watched")
+        ]
+        with pytest.raises(NotFoundError):
+            list(client.events("0" * 32))
+
+        async def watch() -> list[str]:
+            transport = httpx.ASGITransport(app=app.app)
+            async with AsyncClient("http://testserver", api_key="alice-key", transport=transport) as aclient:
+                return [e.job.status async for e in aclient.events(job.id)]
+
+        assert asyncio.run(watch()) == ["canceled"]
+
+
+# ---------------------------------------------------------------------------- reshape hints
+@pytest.mark.parametrize(
+    ("inputs", "right", "wrong"),
+    [(["x0"], "reshape(-1, 1)", "reshape(1, -1)"), (["t", "x0", "x1"], "reshape(1, -1)", "reshape(-1, 1)")],
+)
+def test_a_1d_array_of_points_gets_the_reshape_that_fits_the_model(
+    inputs: list[str], right: str, wrong: str
+) -> None:
+    server = FakeServer()
+    with _client(server) as client:
+        model = RemoteModel({**server.model, "inputs": inputs}, client)
+        with pytest.raises(BadRequestError) as info:
+            model.evaluate(np.linspace(0.0, 1.0, 5))
+    assert right in info.value.message and wrong not in info.value.message
+    assert server.requests == []
+
+
+# ---------------------------------------------------------------------------- plots
+def _png_bytes(height: int, width: int) -> bytes:
+    from matplotlib.image import imsave
+
+    buffer = io.BytesIO()
+    imsave(buffer, np.linspace(0.0, 1.0, height * width).reshape(height, width), format="png")
+    return buffer.getvalue()
+
+
+def _plot_handler(server: FakeServer, content: bytes, media: str = "image/png") -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/plot.png"):
+            server.requests.append(request)
+            return httpx.Response(200, content=content, headers={"Content-Type": media})
+        return server(request)
+
+    return handler
+
+
+def test_plot_is_a_figure_of_the_servers_png() -> None:
+    from matplotlib.figure import Figure
+
+    server = FakeServer()
+    png = _png_bytes(30, 50)
+    with _client(_plot_handler(server, png)) as client:
+        model = RemoteModel(server.model, client)
+        figure = model.plot("error", x="x0", y="none", at={"x1": 0.5}, times=[0, 1], resolution=50)
+        default = model.plot()
+    assert isinstance(figure, Figure) and isinstance(default, Figure)
+    (axes,) = figure.axes
+    (image,) = axes.get_images()
+    assert image.get_array().shape[:2] == (30, 50)
+    assert not axes.axison
+    assert tuple(figure.get_size_inches() * figure.dpi) == pytest.approx((50, 30))
+    first, second = server.requests[-2:]
+    assert first.url.path == "/v1/models/m1/plot.png"
+    assert dict(first.url.params) == {
+        "kind": "error",
+        "x": "x0",
+        "y": "none",
+        "at": "x1:0.5",
+        "times": "0.0,1.0",
+        "resolution": "50",
+    }
+    assert dict(second.url.params) == {"kind": "solution"}
+    assert first.headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_plot_errors() -> None:
+    server = FakeServer()
+    with _client(_plot_handler(server, b"<html>")) as client:
+        model = RemoteModel(server.model, client)
+        with pytest.raises(BadRequestError, match="unknown plot option"):
+            model.plot(colour="red")
+        assert server.requests == []
+        with pytest.raises(ServerError, match="not a PNG"):
+            model.plot()
+    invalid = _error(422, "invalid_plot", "kind=error compares with `exact`")
+    with (
+        _client(_answer(422, json=invalid.json())) as client,
+        pytest.raises(BadRequestError, match="compares with"),
+    ):
+        RemoteModel(server.model, client).plot("error")
+
+
+def test_async_plot() -> None:
+    from matplotlib.figure import Figure
+
+    server = FakeServer()
+
+    async def scenario() -> Figure:
+        transport = httpx.MockTransport(_plot_handler(server, _png_bytes(20, 10)))
+        async with AsyncClient(BASE, api_key=KEY, transport=transport) as client:
+            return await (await client.model("m1")).plot("solution", reach=10)
+
+    figure = asyncio.run(scenario())
+    assert figure.axes[0].get_images()[0].get_array().shape[:2] == (20, 10)
+    assert server.requests[-1].url.params["reach"] == "10.0"
+
+
+# ---------------------------------------------------------------------------- notebook reprs
+def test_job_reprs_show_the_state_and_escape_strings(client: Client, server: FakeServer) -> None:
+    job = client.submit({**SPEC, "name": "<script>alert(1)</script>"})
+    server.final_status = "failed"
+    client.job(job.id)
+    failed = client.job(job.id)
+    text = repr(failed)
+    assert text.startswith("Job(") and failed.id in text and "'failed'" in text
+    assert "step 3 of 3, loss 2.500e-01" in text and "loss became NaN" in text
+    assert "spec" not in text and "datetime" not in text
+    page = failed._repr_html_()
+    assert page.startswith("<table>") and "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for value in (failed.id, "failed", "step 3 of 3, loss 2.500e-01", "loss became NaN"):
+        assert f"<td style='text-align:left'>{value}</td>" in page
+    assert "&lt;script&gt;" in job._repr_html_() and "queued" in job._repr_html_()
+
+
+def test_model_reprs_show_inputs_errors_and_verdict(client: Client, server: FakeServer) -> None:
+    info = {**server.model, "estimate": {"verdict": "rms |u - u*| <= 1.2e-02 <certified>", "bounds": []}}
+    model = RemoteModel(info, client)
+    text = repr(model)
+    assert text.startswith("RemoteModel(id='m1', inputs=['t', 'x0', 'x1']")
+    assert "rel_l2 1.000e-02, linf 2.000e-02, grad_linf 3.000e-02" in text and "1.2e-02" in text
+    page = model._repr_html_()
+    assert "<certified>" not in page and "&lt;certified&gt;" in page
+    for value in ("m1", "t, x0, x1", "rel_l2 1.000e-02, linf 2.000e-02, grad_linf 3.000e-02"):
+        assert f"<td style='text-align:left'>{value}</td>" in page
+    bare = RemoteModel({"id": "<m>", "inputs": ["x0"]}, client)
+    assert "&lt;m&gt;" in bare._repr_html_() and "no bounds" in bare._repr_html_()
+    assert repr(bare) == "RemoteModel(id='<m>', inputs=['x0'])"

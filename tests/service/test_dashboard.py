@@ -35,6 +35,7 @@ from matplotlib.image import imread
 
 from service.app import create_app
 from service.settings import Settings
+from solver.training import LossRecord
 from tests.service.conftest import ROOT, register_model, tiny_spec
 from tests.service.live import LiveServer
 
@@ -248,6 +249,16 @@ def test_job_list_newest_first_with_paging_and_row_actions(browser: Any, quiet: 
         names = {job["id"]: job["name"] for job in carol.get("/v1/jobs").json()["jobs"]}
         by_name = {name: job_id for job_id, name in names.items()}
         assert [names[i] for i in order] == ["queued-2", "queued-1", "trained"]
+        # queued-2 runs on a (simulated) worker that reported one loss-curve record
+        store = quiet.app.state.store
+        started = store.begin(by_name["queued-2"], "worker:1", 4)
+        record = LossRecord(10, 0.2, {"interior": 0.25, "condition0:value": 0.0625}, {"interior": 0.01}, 7.0)
+        assert (
+            store.report(
+                by_name["queued-2"], started[1], step=11, steps=60, loss=0.3, elapsed_s=0.2, records=[record]
+            )
+            == "continue"
+        )
 
         with opened(browser, quiet.url + "/?page_size=2") as (page, errors):
             rows = page.locator("#job-rows tr")
@@ -262,9 +273,13 @@ def test_job_list_newest_first_with_paging_and_row_actions(browser: Any, quiet: 
             expect(page.locator("#load-more")).to_be_hidden()
             assert row_ids(page) == order
 
-            # the loss column is the training objective, not an error
+            # the figure column is the residuals' largest sample sup (the same meaning at every
+            # step), with the mean and the training objective apart in its tooltip
             headings = page.locator("#jobs th").all_inner_texts()
-            assert "Objective" in headings and "Loss" not in headings
+            assert "sup |r|" in headings and "Loss" not in headings and "Objective" not in headings
+            cell = page.locator(f'#job-rows tr[data-job-id="{by_name["queued-2"]}"] td').nth(3)
+            expect(cell).to_have_text("2.500e-1")
+            assert cell.get_attribute("title") == "step 10: mean |r| 1.000e-2, objective 7.000e+0"
 
             # a job submitted from the page goes on top, the list stays in the server's order
             page.select_option("#example", "transport-1d")

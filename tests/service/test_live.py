@@ -91,7 +91,7 @@ def _resumed_from_a_checkpoint(server: LiveServer, job_id: str, http: httpx.Clie
 def test_submit_progress_succeed_evaluate(server: LiveServer) -> None:
     with server.client(ALICE) as http:
         job = http.post("/v1/jobs", json=tiny_spec(400)).json()
-        assert job["progress"] == {"step": 0, "steps": 400, "loss": None, "elapsed_s": 0.0}
+        assert job["progress"] == {"step": 0, "steps": 400, "loss": None, "elapsed_s": 0.0, "residuals": None}
         done = wait_for(http, job["id"], lambda j: j["status"] == "succeeded", what="success")
         assert done["progress"]["step"] == 400 and done["attempts"] == 1 and done["error"] is None
         assert done["started_at"] is not None and done["started_at"] <= done["finished_at"]

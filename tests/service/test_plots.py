@@ -189,3 +189,28 @@ def test_dashboard_page_assets_and_examples(client: TestClient) -> None:
     assert {"transport-1d", "heat-2d", "extra/gbm-1d"} <= names
     spec = next(e["spec"] for e in examples if e["name"] == "transport-1d")
     assert spec == json.loads((ROOT / "examples" / "transport-1d.json").read_text())
+
+
+def test_the_clients_plot_is_the_servers_picture(client: TestClient, models: dict[str, str]) -> None:
+    """``RemoteModel.plot`` shows the route's PNG pixel for pixel in a matplotlib Figure."""
+    import httpx
+    from matplotlib.figure import Figure
+
+    from service.client import Client
+
+    url = f"/v1/models/{models['good']}/plot.png"
+    transport = httpx.MockTransport(client.send)
+    with Client("http://testserver", api_key="alice-key", transport=transport) as remote:
+        model = remote.model(models["good"])
+        for options, params in (
+            ({}, {}),
+            ({"at": {"t": 0.5}, "resolution": 50}, {"at": "t:0.5", "resolution": 50}),
+            ({"x": "x0", "y": "t"}, {"x": "x0", "y": "t"}),
+        ):
+            figure = model.plot("solution", **options)
+            expected = png(client.get(url, params={"kind": "solution", **params}, headers=ALICE))
+            assert isinstance(figure, Figure)
+            (image,) = figure.axes[0].get_images()
+            np.testing.assert_array_equal(image.get_array(), expected)
+            height, width = expected.shape[:2]
+            assert tuple(figure.get_size_inches() * figure.dpi) == pytest.approx((width, height))

@@ -41,22 +41,31 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
         JobStore.open(store_url)
 
 
-def test_a_version_1_store_is_migrated_and_keeps_its_jobs(store_url: str) -> None:
-    """Schema 1 had no loss-curve table: opening it adds the table and moves to version 2."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_store_is_migrated_and_keeps_its_jobs(store_url: str, version: int) -> None:
+    """Schema 1 had no loss-curve table, schema 2 no ``jobs.residuals``: opening an older
+    store adds what is missing, moves to the current version and keeps every job."""
     old = JobStore.open(store_url)
     job_id = _submit(old)
     with old.engine.begin() as connection:
-        connection.execute(text("DROP TABLE job_losses"))
-        connection.execute(text("DELETE FROM relupde_schema WHERE version > 1"))
+        if version < 2:
+            connection.execute(text("DROP TABLE job_losses"))
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN residuals"))
+        connection.execute(text("DELETE FROM relupde_schema"))
+        connection.execute(text("INSERT INTO relupde_schema (version) VALUES (:v)"), {"v": version})
     old.close()
     store = JobStore.open(store_url)
-    assert store.schema_version() == SCHEMA_VERSION == 2
-    assert store.get_job(job_id, "a") is not None
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    job = store.get_job(job_id, "a")
+    assert job is not None and job.residuals is None
     started = store.begin(job_id, "w", 4)
     assert started is not None
-    record = LossRecord(10, 0.5, {"pde": 1.0}, {"pde": 0.25})
+    record = LossRecord(10, 0.5, {"pde": 1.0}, {"pde": 0.25}, 3.5)
     assert store.report(job_id, started[1], step=10, steps=10, loss=1.0, elapsed_s=0.5, records=[record])
     assert store.loss_curve(job_id) == [record]
+    job = store.get_job(job_id, "a")
+    assert job is not None
+    assert job.residuals == {"step": 10, "sup": {"pde": 1.0}, "mean": {"pde": 0.25}, "objective": 3.5}
     store.close()
 
 

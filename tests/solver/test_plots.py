@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,10 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.image import imread
+from matplotlib.lines import Line2D
 
 from models import ReLUNetwork
 from solver import JobSpec, Model
@@ -18,7 +23,9 @@ from solver.plots import (
     PlotError,
     _outside,
     field,
+    loss_curve_figure,
     make_view,
+    model_figure,
     parse_assignments,
     parse_numbers,
     plot_loss_curve,
@@ -42,7 +49,10 @@ HEAT_3D = {
     "domain": {"box": {"lower": [0.0, -1.0, 5.0], "upper": [1.0, 1.0, 7.0]}},
     "diffusion": "1",
     "source": "0",
-    "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+    "conditions": [
+        {"type": "initial", "value": "x0 * x1 + x2"},
+        {"type": "dirichlet", "on": "boundary", "value": "0"},
+    ],
     "exact": "exp(-t) * x0 * x1 + x2",
 }
 BALL = {
@@ -161,3 +171,88 @@ def test_parse_assignments_reads_back_name_value_pairs(values: dict[str, float])
 def test_bad_assignments(text: str) -> None:
     with pytest.raises(PlotError):
         parse_assignments(text)
+
+
+# ---------------------------------------------------------------------- figures (labels, exact, legends)
+TRANSPORT_1D = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "transport-1d.json").read_text()
+)["problem"]  # sin(x0 - t) is exact
+POISSON_1D = {
+    "kind": "divergence_form",
+    "dimension": 1,
+    "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+    "diffusion": "1",
+    "source": "1",
+    "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+    "exact": "x0 * (1 - x0) / 2",
+}
+
+
+def _legend_is_outside(figure: Figure, axes: Axes) -> None:
+    """The legend lies right of the axes' data area, and inside the figure (nothing cut off)."""
+    figure.draw_without_rendering()
+    legend = axes.get_legend()
+    assert legend is not None
+    box, data, page = legend.get_window_extent(), axes.get_window_extent(), figure.bbox
+    assert box.x0 >= data.x1
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 + 0.5 and page.y0 <= box.y0 and box.y1 <= page.y1 + 0.5
+
+
+def _lines(axes: Axes) -> dict[str, Line2D]:
+    return {str(line.get_label()): line for line in axes.get_lines()}
+
+
+def test_a_1d_solution_overlays_exact_dashed_with_the_users_names() -> None:
+    model = _model(POISSON_1D, 1)
+    figure = model_figure(model, resolution=51)
+    (axes,) = figure.axes
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("x0", "u")
+    assert "R Phi" not in figure.get_suptitle()
+    lines = _lines(axes)
+    assert set(lines) == {"u", "exact"}
+    x = np.asarray(lines["exact"].get_xdata(), dtype=np.float64)
+    np.testing.assert_allclose(lines["exact"].get_ydata(), x * (1 - x) / 2, atol=1e-12)
+    np.testing.assert_array_equal(lines["u"].get_ydata(), model.evaluate(x[:, None]).value)
+    assert lines["exact"].get_linestyle() == "--" and lines["u"].get_linestyle() == "-"
+    texts = [t.get_text() for t in axes.get_legend().get_texts()]  # type: ignore[union-attr]
+    assert texts == ["u", "exact"]
+    _legend_is_outside(figure, axes)
+
+
+def test_time_slices_each_get_their_exact_line_and_one_legend_entry() -> None:
+    model = _model(TRANSPORT_1D, 2)
+    figure = model_figure(model, resolution=41)
+    (axes,) = figure.axes
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("x0", "u")
+    labels = [str(line.get_label()) for line in axes.get_lines()]
+    assert labels.count("exact") == 1 and labels.count("_nolegend_") == 2
+    assert {"u, t = 0", "u, t = 0.5", "u, t = 1"} <= set(labels)
+    dashed = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 3
+    for line, t in zip(dashed, (0.0, 0.5, 1.0), strict=True):
+        x = np.asarray(line.get_xdata(), dtype=np.float64)
+        np.testing.assert_allclose(line.get_ydata(), np.sin(x - t), atol=1e-12)
+    texts = [t.get_text() for t in axes.get_legend().get_texts()]  # type: ignore[union-attr]
+    assert texts == ["u, t = 0", "u, t = 0.5", "u, t = 1", "exact"]
+    _legend_is_outside(figure, axes)
+    on_t = model_figure(model, x="t", at={"x0": 1.0}, resolution=11).axes[0]
+    assert on_t.get_xlabel() == "t" and "exact" in _lines(on_t)
+
+
+def test_no_exact_line_without_exact_nor_for_error_plots() -> None:
+    bare = _model({k: v for k, v in POISSON_1D.items() if k != "exact"}, 1)
+    (axes,) = model_figure(bare, resolution=11).axes
+    assert list(_lines(axes)) == ["u"] and axes.get_legend() is None
+    (error_axes,) = model_figure(_model(POISSON_1D, 1), "error", resolution=11).axes
+    assert "exact" not in _lines(error_axes) and error_axes.get_ylabel() == "|u - u*|"
+    image = model_figure(_model(BALL, 2), resolution=21)
+    assert (image.axes[0].get_xlabel(), image.axes[0].get_ylabel()) == ("x0", "x1")
+    assert image.axes[-1].get_ylabel() == "u"  # the colorbar
+
+
+def test_the_loss_curve_legend_is_outside_the_data() -> None:
+    records = [LossRecord(s, 0.0, {"pde": 1 / (1 + s)}, {"pde": 0.5 / (1 + s)}) for s in range(20)]
+    figure = loss_curve_figure(records, "a job")
+    (axes,) = figure.axes
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("step", "residual")
+    _legend_is_outside(figure, axes)

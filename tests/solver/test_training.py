@@ -258,3 +258,20 @@ def test_selection_penalizes_the_subsolution_violation_while_it_pushes(
     pushing, after = 0, job.training.steps  # the push (and the penalty) end at half the run
     assert loss_at(pushing, 1.0) > loss_at(pushing, 0.0)
     assert loss_at(after, 1.0) == loss_at(after, 0.0)
+
+
+def test_progress_in_a_log_shows_residual_figures_and_the_objective_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a non-terminal stderr, solve(progress=True) prints plain lines with the largest
+    sample sup and mean of |r| over the terms and, apart, the objective; each record of the
+    curve carries the objective minimized at its step."""
+    model = solve(spec(steps=60), progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) >= 10 and lines[-1].startswith("step 60/60 sup |r| ")
+    assert all(" mean |r| " in line and " objective " in line for line in lines[1:])
+    curve = [LossRecord.from_json(r) for r in model.metrics["loss_curve"]]
+    assert all(r.objective is not None and r.objective > 0 for r in curve)
+    last = curve[-1]
+    sup, mean = max(last.sup.values()), max(last.mean.values())
+    assert f"sup |r| {sup:.3e}  mean |r| {mean:.3e}" in "\n".join(lines)
