@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, dispatch: bool = True) -> FastAPI:
         version=VERSION,
         summary="PDE solving with ReLU networks: exact network derivatives, a W^{1,inf} loss, error bounds",
         description=(
-            "Submit a job spec (API.md section 1), follow its progress, then evaluate the solution and its "
+            "Submit a job spec (docs/spec.md), follow its progress, then evaluate the solution and its "
             "gradient.  Every /v1 call carries `Authorization: Bearer <key>`; every error is "
             '`{"error": {"code", "message", "details"}}`.'
         ),

@@ -187,7 +187,7 @@ class LossCurveOut(BaseModel):
 
 class ExampleOut(BaseModel):
     name: str = Field(examples=["transport-1d"])
-    spec: dict[str, Any] = Field(description="a job spec (API.md section 1)")
+    spec: dict[str, Any] = Field(description="a job spec (docs/spec.md)")
 
 
 class ExamplesOut(BaseModel):

@@ -211,3 +211,19 @@ def test_a_positive_definite_diffusion_is_accepted() -> None:
     for diffusion in ("1 + x*x", [["2", "1"], ["-1", "2"]], [["1 + y", "0"], ["0", "1"]]):
         data["problem"]["diffusion"] = diffusion  # the second is not symmetric; its symmetric part is 2 I
         JobSpec.model_validate(data)
+
+
+def test_an_empty_time_interval_and_faces_the_domain_lacks_are_refused() -> None:
+    data = example("heat-2d")
+    data["problem"]["time"] = {"start": 0.5, "end": 0.5}
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.time" and "time.end (0.5) must be greater than time.start (0.5)" in message
+    data = example("poisson-2d")
+    data["problem"]["domain"] = {"ball": {"center": [0.0, 0.0], "radius": 1.0}}
+    data["problem"]["conditions"] = [{"type": "dirichlet", "on": "x0=lower", "value": "0"}]
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.conditions.0.on" and "'x0=lower' is not a boundary part" in message
+    data = example("transport-1d")
+    data["problem"]["conditions"][1]["on"] = "x3=upper"
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.conditions.1.on" and "names coordinate 3 but dimension is 1" in message
