@@ -325,7 +325,7 @@ def pointwise_bounds(
     |D chi| is 0 counts 0 there, never 0 * inf = NaN)."""
     timed = estimate.time is not None
     x = inputs[:, 1:] if timed else inputs
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # 0 * inf is taken care of below
         r = np.linalg.norm(x, axis=1)
         chi, slope = cutoff_values(estimate, x)
         big_u = value_growth(estimate.kappa, estimate.constant, r)

@@ -46,7 +46,7 @@ def test_solve_command_trains_saves_and_prints_errors(tmp_path, capsys) -> None:
     captured = capsys.readouterr()
     out = captured.out
     assert "rel_l2" in out and "model saved to" in out
-    assert "step 12/12 loss" in captured.err  # plain progress lines: stderr is no terminal here
+    assert "step 12/12 sup |r| " in captured.err  # plain progress lines: stderr is no terminal here
     model = load_model(tmp_path / "model")
     assert model.errors is not None and model.metrics["steps"] == 12  # the --set override
     # the bounds, computed without `exact`: a verdict line, then one line per bound

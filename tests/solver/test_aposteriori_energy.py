@@ -109,6 +109,7 @@ def test_friedrichs_constants() -> None:
                 "kind": "divergence_form",
                 "dimension": 2,
                 "domain": {"box": {"lower": [0, 0], "upper": [1, 1]}},
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
             }
         }
     )
@@ -119,6 +120,7 @@ def test_friedrichs_constants() -> None:
                 "kind": "divergence_form",
                 "dimension": 2,
                 "domain": {"ball": {"center": [0, 0], "radius": 2}},
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
             }
         }
     )

@@ -96,6 +96,10 @@ def test_evaluate_marks_the_points_inside_the_domain_and_slab() -> None:
                 "time": {"start": 0.0, "end": 1.0},
                 "domain": {"ball": {"center": [1.0, 0.0], "radius": 2.0}},
                 "equation": "u_t + u_x0",
+                "conditions": [
+                    {"type": "initial", "value": "0"},
+                    {"type": "dirichlet", "on": "boundary", "value": "0"},
+                ],
             }
         }
     )
