@@ -69,7 +69,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "artifact-unverified",
         "/artifact sends the weights without checking their sha256",
-        "service/access.py",
+        "service/api/deps.py",
         "    if hashlib.sha256(blob).hexdigest() != record.weights_sha256:\n",
         "    if False:  # mutant: no check\n",
         (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
@@ -77,7 +77,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "artifact-symlink",
         "/artifact follows a symlink in place of the weights",
-        "service/access.py",
+        "service/api/deps.py",
         "    if path.is_symlink() or path.parent.is_symlink():\n",
         "    if False:  # mutant: follow links\n",
         (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
@@ -85,7 +85,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "corrupted-is-500",
         "evaluate on a damaged model folder answers a bare 500",
-        "service/access.py",
+        "service/api/deps.py",
         "    except ModelFileError as exc:  # the message names no server path\n",
         "    except KeyError as exc:  # mutant: damage escapes\n",
         (f"{T_API}::test_a_damaged_model_answers_model_corrupted_on_every_read_path",),
@@ -182,7 +182,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "fuzz-evaluate",
         "evaluate fails after the model is found (reached only with a real model id)",
-        "service/evaluation.py",
+        "service/api/evaluation.py",
         "    return json.dumps({k: _jsonable(v) for k, v in chosen.items()}, allow_nan=False).encode()\n",
         '    raise RuntimeError("mutant")\n',
         ("tests/service/test_openapi_fuzz.py",),
@@ -190,7 +190,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "fuzz-loss",
         "the loss-curve route fails once the job is found (reached only with a real job id)",
-        "service/plots.py",
+        "service/api/routes/plots.py",
         '"records": [r.to_json() for r in records]}',
         '"records": [r.to_json() for r in records][1 / len(records) :]}',
         ("tests/service/test_openapi_fuzz.py",),
@@ -198,7 +198,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "fail-unfinished",
         "fail_unfinished records the reason but leaves the jobs queued or running",
-        "service/store.py",
+        "service/jobs/store.py",
         '.values(status="failed", error=reason, finished_at=now())',
         ".values(error=reason, finished_at=now())",
         ("tests/service/test_store.py::test_fail_unfinished_fails_queued_and_running_jobs_only",),
@@ -206,7 +206,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "dask-gave-up",
         "a task Dask gave up on (KilledWorker after MAX_ATTEMPTS) is never failed",
-        "service/dispatcher.py",
+        "service/jobs/dispatcher.py",
         'if future.status == "error":',
         "if False:",
         (f"{T_FAILURES}::test_a_task_dask_gave_up_on_fails_its_job_with_the_reason",),
@@ -214,7 +214,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "max-attempts",
         "a job may start once more than MAX_ATTEMPTS",
-        "service/runner.py",
+        "service/jobs/runner.py",
         "store.begin(job_id, worker_name(), MAX_ATTEMPTS)",
         "store.begin(job_id, worker_name(), MAX_ATTEMPTS + 1)",
         (f"{T_FAILURES}::test_a_job_started_max_attempts_times_fails_instead_of_running_again",),
@@ -222,7 +222,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "stale-never-requeued",
         "a silent external worker's job is not requeued after 60 s",
-        "service/dispatcher.py",
+        "service/jobs/dispatcher.py",
         "stale_after_s: float = STALE_AFTER_S,",
         "stale_after_s: float = 6000.0,",
         (f"{T_FAILURES}::test_a_silent_external_worker_s_job_is_requeued_after_stale_after_s",),
@@ -230,7 +230,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "own-error-lost",
         "a job's own error ends it failed without saying why",
-        "service/runner.py",
+        "service/jobs/runner.py",
         'error=f"{type(exc).__name__}: {exc}"',
         "error=None",
         (f"{T_FAILURES}::test_a_spec_that_fails_during_solve_ends_failed_over_the_api",),
@@ -238,7 +238,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "superseded-folder-kept",
         "a superseded attempt leaves the model folder it wrote",
-        "service/runner.py",
+        "service/jobs/runner.py",
         "shutil.rmtree(folder)",
         "pass",
         (f"{T_FAILURES}::test_a_superseded_attempt_removes_the_model_folder_it_wrote",),
@@ -246,7 +246,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "keyless-tenant",
         "keyless mode serves callers as another tenant than the documented one",
-        "service/auth.py",
+        "service/api/auth.py",
         "return DEFAULT_TENANT",
         'return "anonymous"',
         (f"{T_API}::test_keyless_mode_serves_every_caller_as_the_default_tenant",),
@@ -254,7 +254,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "jobs-metric-zero",
         "the jobs metric reports 0 for every status",
-        "service/metrics.py",
+        "service/api/metrics.py",
         "family.add_metric([status], count)",
         "family.add_metric([status], 0)",
         (f"{T_API}::test_the_jobs_metric_counts_the_store_s_jobs_by_status",),
@@ -262,7 +262,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "paging-repeats",
         "the next page repeats the last job of the previous one",
-        "service/store.py",
+        "service/jobs/store.py",
         "(JobRow.created_at == created) & (JobRow.id < last_id)",
         "(JobRow.created_at == created) & (JobRow.id <= last_id)",
         (f"{T_CLIENT}::test_iter_jobs_against_the_api_yields_every_job_once_newest_first",),
@@ -280,7 +280,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "loss-records-dropped",
         "a worker reports no loss-curve records (the live test sees the run through them)",
-        "service/runner.py",
+        "service/jobs/runner.py",
         "records=[r for r in records if r.is_finite()],",
         "records=[],",
         ("tests/service/test_live.py::test_submit_progress_succeed_evaluate",),
@@ -288,7 +288,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "worker-no-checkpoint",
         "a worker trains without a checkpoint file: kill -9 restarts the job from step 0",
-        "service/runner.py",
+        "service/jobs/runner.py",
         "checkpoint=checkpoint,",
         "checkpoint=None,",
         ("tests/service/test_live.py::test_a_killed_worker_does_not_lose_the_job",),

@@ -27,9 +27,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.runner import model_folder
+from service.jobs.runner import model_folder
+from service.jobs.store import JobStore, ModelRecord, now
 from service.settings import Settings
-from service.store import JobStore, ModelRecord, now
 from solver import JobSpec, solve
 from solver.model import Model
 from solver.plots import plot_loss_curve, plot_model

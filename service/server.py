@@ -35,7 +35,7 @@ def serve_command(host: str, port: int, workers: int | None) -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.store import JobStore, StoreError
+    from service.jobs.store import JobStore, StoreError
 
     try:
         settings = Settings.from_env()

@@ -1,12 +1,15 @@
-"""Service settings, read from the environment (API.md section 5) and ``relupde serve`` flags."""
+"""Service settings: ``RELUPDE_*`` environment variables (pydantic-settings) and ``relupde serve`` flags."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = "./relupde-data"
 SQLITE_FILE = "jobs.sqlite3"
@@ -42,24 +45,81 @@ def parse_api_keys(text: str | None) -> dict[str, str]:
     return keys
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Where the service keeps its state and how it runs jobs.
+#: The environment variable of each setting (``env_prefix`` + the field name, upper case).
+ENV_VARIABLES = {
+    "data_dir": "RELUPDE_DATA_DIR",
+    "database_url": "RELUPDE_DATABASE_URL",
+    "dask_address": "RELUPDE_DASK_ADDRESS",
+    "workers": "RELUPDE_WORKERS",
+    "api_keys": "RELUPDE_API_KEYS",
+    "torch_threads": "RELUPDE_TORCH_THREADS",
+    "examples_dir": "RELUPDE_EXAMPLES_DIR",
+}
 
+
+class Settings(BaseSettings):
+    """Where the service keeps its state and how it runs jobs (pydantic-settings; each field
+    reads ``RELUPDE_<FIELD>`` from the environment when not given).
+
+    ``data_dir``: models, checkpoints and the SQLite job store (default ./relupde-data).
     ``database_url``: SQLAlchemy URL of the job store (SQLite in the data dir by default).
     ``dask_address``: an external scheduler, or None for a LocalCluster of ``workers``
-    processes.  ``api_keys``: key -> tenant; empty means no authentication (loopback only).
-    ``torch_threads``: threads per training job (default: the cores split between workers).
-    ``examples_dir``: job specs the dashboard offers (default: the checkout's examples/).
+    processes.  ``api_keys``: key -> tenant (``RELUPDE_API_KEYS=tenant:key,...``); empty
+    means no authentication (loopback only).  ``torch_threads``: threads per training job
+    (default: the cores split between workers).  ``examples_dir``: job specs the dashboard
+    offers (default: the checkout's examples/).
     """
 
-    data_dir: Path
-    database_url: str
+    model_config = SettingsConfigDict(env_prefix="RELUPDE_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str = ""
     dask_address: str | None = None
     workers: int = 1
-    api_keys: Mapping[str, str] = field(default_factory=dict)
+    api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     torch_threads: int | None = None
     examples_dir: Path | None = None
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        return parse_api_keys(value) if isinstance(value, str) else value
+
+    @field_validator("workers", "torch_threads", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            if isinstance(value, int) and value < 1:
+                raise SettingsError(f"{ENV_VARIABLES[str(info.field_name)]} must be >= 1, got {value}")
+            return value
+        text = str(value).strip()
+        name = ENV_VARIABLES[str(info.field_name)]
+        try:
+            number = int(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number >= 1, got {text!r}") from None
+        if number < 1:
+            raise SettingsError(f"{name} must be >= 1, got {number}")
+        return number
+
+    @field_validator("dask_address", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("examples_dir", mode="before")
+    @classmethod
+    def _examples(cls, value: Any) -> Any:
+        return _examples_dir(value)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        """The data dir absolute, and the SQLite job store inside it unless a URL is given."""
+        data_dir = self.data_dir.resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / SQLITE_FILE}")
+        return self
 
     @property
     def models_dir(self) -> Path:
@@ -71,40 +131,26 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of an environment (default ``os.environ``); only the variables of
+        ``ENV_VARIABLES`` are read.  A bad value raises ``SettingsError`` naming it."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("RELUPDE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-        url = env.get("RELUPDE_DATABASE_URL") or f"sqlite:///{data_dir / SQLITE_FILE}"
-        workers = _positive(env, "RELUPDE_WORKERS", "1")
-        threads = _positive(env, "RELUPDE_TORCH_THREADS", None) if "RELUPDE_TORCH_THREADS" in env else None
-        return cls(
-            data_dir=data_dir,
-            database_url=url,
-            dask_address=env.get("RELUPDE_DASK_ADDRESS") or None,
-            workers=workers,
-            api_keys=parse_api_keys(env.get("RELUPDE_API_KEYS")),
-            torch_threads=threads,
-            examples_dir=_examples_dir(env),
-        )
+        given: dict[str, Any] = {field: env[name] for field, name in ENV_VARIABLES.items() if env.get(name)}
+        given.setdefault("examples_dir", None)
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ENV_VARIABLES.get(str(first["loc"][0]) if first["loc"] else "", "a RELUPDE_ variable")
+            raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
-def _examples_dir(env: Mapping[str, str]) -> Path | None:
-    given = env.get("RELUPDE_EXAMPLES_DIR")
+def _examples_dir(given: Any) -> Path | None:
+    """``RELUPDE_EXAMPLES_DIR`` (it must be a folder), else the checkout's examples/ if any."""
     if given:
         path = Path(given).resolve()
         if not path.is_dir():
             raise SettingsError(
-                f"RELUPDE_EXAMPLES_DIR {given!r} is not a folder; point it at a folder of job specs"
+                f"RELUPDE_EXAMPLES_DIR {str(given)!r} is not a folder; point it at a folder of job specs"
             )
         return path
     return REPO_EXAMPLES if REPO_EXAMPLES.is_dir() else None
-
-
-def _positive(env: Mapping[str, str], name: str, default: str | None) -> int:
-    text = env.get(name) or default or ""
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be >= 1, got {value}")
-    return value

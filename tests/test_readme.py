@@ -56,7 +56,7 @@ def test_readme_python_example_runs() -> None:
 def test_readme_deploy_puts_tls_in_front_of_the_published_port() -> None:
     """The Deploy section's proxies forward to the port compose publishes, on loopback, and
     nginx admits the largest body the service accepts."""
-    from service.limits import MAX_EVALUATE_BYTES
+    from service.api.limits import MAX_EVALUATE_BYTES
     from tests.service.compose import load_compose
 
     section = _section((ROOT / "README.md").read_text(encoding="utf-8"), "Deploy")

@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from service.app import create_app
-from service.runner import model_folder
+from service.jobs.runner import model_folder
+from service.jobs.store import JobStore, ModelRecord, now
 from service.settings import Settings
-from service.store import JobStore, ModelRecord, now
 from solver import JobSpec, solve
 from solver.model import Model
 

@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.api.evaluation import MAX_JSON_POINTS
+from service.api.limits import MAX_OTHER_BYTES
 from service.app import create_app
-from service.evaluation import MAX_JSON_POINTS
-from service.limits import MAX_OTHER_BYTES
+from service.jobs.store import STATUSES, JobStore
 from service.settings import Settings
-from service.store import STATUSES, JobStore
 from solver import JobSpec, load_model
 from tests.service.conftest import ALICE, BOB, in_process_client, register_model, tiny_spec
 from tests.solver.examples import EXAMPLES
@@ -540,8 +540,8 @@ def test_evaluate_refuses_other_media_types_with_415(
 
 
 def test_check_media_type_accepts_json_and_names_what_it_accepts() -> None:
-    from service.errors import ApiError
-    from service.evaluation import NPY_TYPE, check_media_type
+    from service.api.errors import ApiError
+    from service.api.evaluation import NPY_TYPE, check_media_type
 
     assert check_media_type(None, ("application/json",)) == "application/json"
     assert check_media_type("Application/JSON; charset=utf-8", ("application/json",)) == "application/json"
@@ -565,8 +565,8 @@ def test_the_json_body_dependency_answers_415_before_the_body_is_validated() -> 
     from fastapi import Depends, FastAPI
     from pydantic import BaseModel
 
-    from service.errors import install_error_handlers
-    from service.evaluation import json_body
+    from service.api.errors import install_error_handlers
+    from service.api.evaluation import json_body
 
     class Body(BaseModel):
         name: str
@@ -597,8 +597,8 @@ def test_a_form_body_on_submit_or_validate_is_415(client: TestClient) -> None:
 def test_a_1d_points_array_gets_the_reshape_hint_that_fits_the_model(
     client: TestClient, model_id: str
 ) -> None:
-    from service.errors import ApiError
-    from service.evaluation import check_points
+    from service.api.errors import ApiError
+    from service.api.evaluation import check_points
     from solver import Model
     from tests.solver.test_plots import POISSON_1D, _model
 

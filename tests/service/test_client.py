@@ -39,7 +39,7 @@ from service.client import (
     TransportError,
     WaitTimeoutError,
 )
-from service.store import JobRow, JobStore
+from service.jobs.store import JobRow, JobStore
 from tests.service.conftest import in_process_client, tiny_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

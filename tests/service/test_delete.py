@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from service.client import BadRequestError, Client, NotFoundError
-from service.runner import checkpoint_path
-from service.store import JobStore
+from service.jobs.runner import checkpoint_path
+from service.jobs.store import JobStore
 from solver.training import LossRecord
 from tests.service.conftest import ALICE, BOB, in_process_client, register_model, tiny_spec
 

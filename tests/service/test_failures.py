@@ -19,11 +19,11 @@ import pytest
 from distributed import KilledWorker
 from sqlalchemy import update
 
-from service import runner
-from service.dispatcher import STALE_AFTER_S, Dispatcher
-from service.runner import MAX_ATTEMPTS, run_job
+from service.jobs import runner
+from service.jobs.dispatcher import STALE_AFTER_S, Dispatcher
+from service.jobs.runner import MAX_ATTEMPTS, run_job
+from service.jobs.store import JobRow, JobStore, now
 from service.settings import Settings
-from service.store import JobRow, JobStore, now
 from solver import solve as real_solve
 from solver.model import Model
 from tests.service.conftest import ALICE, in_process_client, tiny_spec

@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from sqlalchemy import select
 
-from service.store import JobStore, LossRow
+from service.jobs.store import JobStore, LossRow
 from solver import JobSpec, load_model, solve
 from solver.training import CHECKPOINT_EVERY, CURVE_EVERY
 from tests.service.conftest import tiny_spec

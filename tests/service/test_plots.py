@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from matplotlib.image import imread
 from numpy.typing import NDArray
 
-from service.store import JobStore
+from service.jobs.store import JobStore
 from solver.training import LossRecord
 from tests.service.conftest import ALICE, BOB, ROOT, in_process_client, register_model, tiny_spec
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.store import JobStore
+from service.jobs.store import JobStore
 from tests.service.compose import compose_commands
 from tests.service.conftest import tiny_spec
 from tests.service.live import LiveServer, Process, free_port, wait_for

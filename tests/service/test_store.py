@@ -6,9 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
-from service.store import (
+from service.jobs.store import (
     SCHEMA_VERSION,
     IdempotencyConflictError,
     JobStore,
@@ -34,30 +34,45 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
     store = JobStore.open(store_url)
     with store.engine.begin() as connection:
         connection.execute(
-            text("INSERT INTO relupde_schema (version) VALUES (:v)"), {"v": SCHEMA_VERSION + 1}
+            text("UPDATE alembic_version SET version_num = :v"), {"v": f"{SCHEMA_VERSION + 1:04d}"}
         )
     store.close()
     with pytest.raises(StoreError, match="upgrade relupde"):
         JobStore.open(store_url)
 
 
-@pytest.mark.parametrize("version", [1, 2])
-def test_an_older_store_is_migrated_and_keeps_its_jobs(store_url: str, version: int) -> None:
-    """Schema 1 had no loss-curve table, schema 2 no ``jobs.residuals``: opening an older
-    store adds what is missing, moves to the current version and keeps every job."""
-    old = JobStore.open(store_url)
-    job_id = _submit(old)
-    with old.engine.begin() as connection:
+def _legacy_store(url: str, version: int) -> str:
+    """A database as relupde wrote it before Alembic, at schema ``version`` (its number in
+    the table ``relupde_schema``), holding one job: the id of that job."""
+    store = JobStore.open(url)
+    job_id = _submit(store)
+    with store.engine.begin() as connection:
         if version < 2:
             connection.execute(text("DROP TABLE job_losses"))
-        connection.execute(text("ALTER TABLE jobs DROP COLUMN residuals"))
-        connection.execute(text("DELETE FROM relupde_schema"))
+        if version < 3:
+            connection.execute(text("ALTER TABLE jobs DROP COLUMN residuals"))
+        connection.execute(text("DROP TABLE alembic_version"))
+        connection.execute(text("CREATE TABLE relupde_schema (version INTEGER PRIMARY KEY)"))
         connection.execute(text("INSERT INTO relupde_schema (version) VALUES (:v)"), {"v": version})
-    old.close()
+    store.close()
+    return job_id
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_store_written_before_alembic_is_upgraded_and_keeps_its_jobs(store_url: str, version: int) -> None:
+    """relupde before Alembic kept its schema version in ``relupde_schema`` (3 is the version
+    the last such relupde wrote): opening it stamps that revision, upgrades to the newest,
+    drops the old table and keeps every job; a loss curve and residuals then work."""
+    job_id = _legacy_store(store_url, version)
     store = JobStore.open(store_url)
     assert store.schema_version() == SCHEMA_VERSION == 3
+    with store.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        assert (
+            "relupde_schema" not in tables and {"alembic_version", "jobs", "models", "job_losses"} <= tables
+        )
     job = store.get_job(job_id, "a")
-    assert job is not None and job.residuals is None
+    assert job is not None and job.residuals is None and job.status == "queued"
     started = store.begin(job_id, "w", 4)
     assert started is not None
     record = LossRecord(10, 0.5, {"pde": 1.0}, {"pde": 0.25}, 3.5)
@@ -66,6 +81,21 @@ def test_an_older_store_is_migrated_and_keeps_its_jobs(store_url: str, version: 
     job = store.get_job(job_id, "a")
     assert job is not None
     assert job.residuals == {"step": 10, "sup": {"pde": 1.0}, "mean": {"pde": 0.25}, "objective": 3.5}
+    store.close()
+    assert JobStore.open(store_url).schema_version() == SCHEMA_VERSION  # opening again changes nothing
+
+
+def test_the_migrations_make_the_schema_the_models_declare(store_url: str) -> None:
+    """The Alembic revisions and the ORM models agree: every table and column the models
+    declare exists after the migrations, and no other."""
+    from service.jobs.store import Base
+
+    store = JobStore.open(store_url)
+    with store.engine.connect() as connection:
+        inspector = inspect(connection)
+        for table in Base.metadata.sorted_tables:
+            found = {c["name"] for c in inspector.get_columns(table.name)}
+            assert found == {c.name for c in table.columns}, table.name
     store.close()
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.errors import ApiError
+from service.api.errors import ApiError
 
 DEFAULT_TENANT = "default"
 

@@ -6,8 +6,9 @@ same URL.  A worker's writes are fenced by the attempt number it was given in ``
 write from a superseded attempt (a worker thought dead whose job was resumed elsewhere)
 changes nothing, and that worker stops at its next progress report.
 
-The schema carries a version (table ``relupde_schema``); ``JobStore.open`` creates it on an
-empty database, migrates an older one step by step (``MIGRATIONS``) and refuses a newer one.
+The schema is migrated by Alembic (``service.jobs.schema``): ``JobStore.open`` creates it on
+an empty database, upgrades an older one (a database of relupde before Alembic included) and
+refuses a newer one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,16 +39,17 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from service.jobs import schema
 from solver.training import LossRecord
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = schema.head()
+
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -87,11 +89,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
-
-
-class SchemaRow(Base):
-    __tablename__ = "relupde_schema"
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class JobRow(Base):
@@ -217,20 +214,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _add_loss_table(session: Session) -> None:
-    """1 -> 2: the table of loss-curve records (``job_losses``)."""
-    LossRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
-
-
-def _add_residuals_column(session: Session) -> None:
-    """2 -> 3: the jobs' latest residual figures (``jobs.residuals``, JSON text, nullable)."""
-    session.execute(text("ALTER TABLE jobs ADD COLUMN residuals TEXT"))
-
-
-# A migration takes the store from version v to v + 1.
-MIGRATIONS: dict[int, Callable[[Session], None]] = {1: _add_loss_table, 2: _add_residuals_column}
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -282,26 +265,14 @@ class JobStore:
         return store
 
     def _prepare_schema(self) -> None:
-        with self._session() as session:
-            SchemaRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
-            version = session.scalar(select(func.max(SchemaRow.version)))
-            if version is None:
-                Base.metadata.create_all(session.connection())
-                session.add(SchemaRow(version=SCHEMA_VERSION))
-                return
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the job store has schema version {version}, newer than this relupde's "
-                    f"{SCHEMA_VERSION}: upgrade relupde"
-                )
-            while version < SCHEMA_VERSION:
-                MIGRATIONS[version](session)
-                version += 1
-                session.add(SchemaRow(version=version))
+        try:
+            schema.prepare(self.engine)
+        except schema.SchemaError as exc:
+            raise StoreError(str(exc)) from None
 
     def schema_version(self) -> int:
-        with self._session() as session:
-            return int(session.scalar(select(func.max(SchemaRow.version))) or 0)
+        with self.engine.connect() as connection:
+            return schema.current(connection)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from service.runner import MAX_ATTEMPTS, run_job
+from service.jobs.runner import MAX_ATTEMPTS, run_job
+from service.jobs.store import JobStore
 from service.settings import Settings
-from service.store import JobStore
 
 log = logging.getLogger("relupde.dispatcher")
 

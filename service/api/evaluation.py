@@ -22,8 +22,8 @@ import numpy as np
 from fastapi import Request
 from numpy.typing import NDArray
 
-from service.errors import ApiError
-from service.schemas import OUTPUTS, Output
+from service.api.errors import ApiError
+from service.api.schemas import OUTPUTS, Output
 from solver import load_model
 from solver.model import Model
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from service.store import JobStore, ModelRecord, Report, now
+from service.jobs.store import JobStore, ModelRecord, Report, now
 from solver import Canceled, JobSpec, solve
 from solver.model import MANIFEST
 from solver.training import LossRecord

@@ -1,4 +1,7 @@
-"""Looking things up for a caller: the store, and the caller's own jobs and models.
+"""The routes' dependencies: the store, the caller's tenant, the caller's model.
+
+``StoreDep``, ``TenantDep`` and ``ModelDep`` are ``Annotated`` dependencies for route
+signatures (``store: StoreDep``); the functions below them look things up for a caller.
 
 Unknown ids and other tenants' ids answer alike (404 ``not_found``), so an id reveals
 nothing about other tenants.  Every route module goes through these helpers.
@@ -15,13 +18,15 @@ import hashlib
 import logging
 import shutil
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from service.errors import ApiError
-from service.evaluation import ModelCache
+from service.api.auth import Tenant
+from service.api.errors import ApiError
+from service.api.evaluation import ModelCache
+from service.jobs.store import Job, JobStore, ModelRecord
 from service.settings import Settings
-from service.store import Job, JobStore, ModelRecord
 from solver.model import WEIGHTS, Model, ModelFileError
 
 logger = logging.getLogger("relupde.service")
@@ -112,3 +117,15 @@ def remove_model_files(request: Request, records: list[ModelRecord]) -> None:
             folder.unlink()
         elif folder.resolve().is_relative_to(root) and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _model_dep(request: Request, model_id: str, tenant: Tenant) -> Model:
+    """The caller's model ``model_id``, loaded (and verified) in a worker thread: 404 for an
+    unknown id, 409 model_corrupted for damaged files, before the request body is read."""
+    model, _ = load_model_of(request, model_id, tenant)
+    return model
+
+
+StoreDep = Annotated[JobStore, Depends(store_of)]
+TenantDep = Tenant
+ModelDep = Annotated[Model, Depends(_model_dep)]

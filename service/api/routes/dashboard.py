@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from service.auth import Tenant
-from service.errors import ApiError
-from service.schemas import ERROR_RESPONSES, ExamplesOut
+from service.api.auth import Tenant
+from service.api.errors import ApiError
+from service.api.schemas import ERROR_RESPONSES, ExamplesOut
 from service.settings import Settings
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 # The page loads only its own script and style; plots arrive as blob: URLs made by the script.
 PAGE_HEADERS = {
@@ -52,21 +52,25 @@ def read_examples(folder: Path | None) -> list[dict[str, Any]]:
     return found
 
 
-def add_dashboard_routes(app: FastAPI) -> None:
-    @app.get("/", include_in_schema=False)
-    async def page() -> Response:
-        html = await anyio.to_thread.run_sync((STATIC / "dashboard.html").read_bytes)
-        return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+router = APIRouter()
 
-    @app.get("/dashboard/{asset}", include_in_schema=False)
-    async def asset(asset: str) -> Response:
-        if asset not in ASSETS:
-            raise ApiError(404, "not_found", f"no dashboard file {asset!r}")
-        content = await anyio.to_thread.run_sync((STATIC / asset).read_bytes)
-        return Response(content, media_type=f"{ASSETS[asset]}; charset=utf-8", headers=PAGE_HEADERS)
 
-    @app.get("/v1/examples", response_model=ExamplesOut, responses=ERROR_RESPONSES, tags=["examples"])
-    async def examples(request: Request, tenant: Tenant) -> dict[str, Any]:
-        """The example job specs this server offers (RELUPDE_EXAMPLES_DIR), ready to submit."""
-        settings: Settings = request.app.state.settings
-        return {"examples": await anyio.to_thread.run_sync(read_examples, settings.examples_dir)}
+@router.get("/", include_in_schema=False)
+async def page() -> Response:
+    html = await anyio.to_thread.run_sync((STATIC / "dashboard.html").read_bytes)
+    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/dashboard/{asset}", include_in_schema=False)
+async def asset(asset: str) -> Response:
+    if asset not in ASSETS:
+        raise ApiError(404, "not_found", f"no dashboard file {asset!r}")
+    content = await anyio.to_thread.run_sync((STATIC / asset).read_bytes)
+    return Response(content, media_type=f"{ASSETS[asset]}; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/v1/examples", response_model=ExamplesOut, responses=ERROR_RESPONSES, tags=["examples"])
+async def examples(request: Request, tenant: Tenant) -> dict[str, Any]:
+    """The example job specs this server offers (RELUPDE_EXAMPLES_DIR), ready to submit."""
+    settings: Settings = request.app.state.settings
+    return {"examples": await anyio.to_thread.run_sync(read_examples, settings.examples_dir)}

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.store import Job
+from service.jobs.store import Job
 
 Output = Literal["value", "gradient", "bound", "gradient_bound", "inside"]
 OUTPUTS: tuple[Output, ...] = ("value", "gradient", "bound", "gradient_bound", "inside")

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from service.store import JobStore
+from service.jobs.store import JobStore
 
 
 class _JobsByStatus(Collector):

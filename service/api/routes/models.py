@@ -1,0 +1,147 @@
+"""The model routes: the model document, evaluate, the artifact and delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.auth import Tenant
+from service.api.deps import (
+    ModelDep,
+    load_model_of,
+    model_record,
+    not_found,
+    remove_model_files,
+    store_of,
+    verified_weights,
+)
+from service.api.errors import ApiError
+from service.api.evaluation import (
+    NPY_TYPE,
+    NPZ_TYPE,
+    check_points,
+    encode_json,
+    encode_npz,
+    evaluate,
+    parse_json_request,
+    parse_npy_request,
+    parse_outputs,
+)
+from service.api.metrics import Metrics
+from service.api.schemas import (
+    ERROR_RESPONSES,
+    MODEL_RESPONSES,
+    DeletedOut,
+    EvaluateIn,
+    EvaluateOut,
+    ModelOut,
+    iso,
+)
+
+router = APIRouter()
+
+
+@router.get("/v1/models/{model_id}", response_model=ModelOut, responses=MODEL_RESPONSES, tags=["models"])
+async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
+    """The model: architecture, problem, training summary, errors against `exact`, estimate."""
+    model, record = await anyio.to_thread.run_sync(load_model_of, request, model_id, tenant)
+    return {
+        "id": record.id,
+        "job_id": record.job_id,
+        "created_at": iso(record.created_at),
+        "inputs": model.input_names,
+        "architecture": model.architecture,
+        "problem": model.spec.problem.model_dump(mode="json"),
+        "training": model.metrics,
+        "errors": model.errors,
+        "estimate": model.estimate,
+        "weights_sha256": record.weights_sha256,
+    }
+
+
+@router.post(
+    "/v1/models/{model_id}/evaluate",
+    response_model=EvaluateOut,
+    responses={
+        **MODEL_RESPONSES,
+        200: {"content": {NPZ_TYPE: {}}, "description": "JSON, or an .npz for an .npy request"},
+        413: {"model": ERROR_RESPONSES[404]["model"], "description": "too many points or bytes"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": EvaluateIn.model_json_schema()},
+                NPY_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+    tags=["models"],
+)
+async def evaluate_route(
+    request: Request,
+    model: ModelDep,
+    outputs: Annotated[str | None, Query(description="bulk form: comma-separated outputs")] = None,
+) -> Response:
+    """u, grad u (t first when timed) and, for whole-space models, the pointwise error bounds.
+    JSON: `{"points": [[...]], "outputs": [...]}`.  Bulk: an .npy body
+    (`Content-Type: application/x-npy`), answered with an .npz of the same names.  The model
+    is looked up first (404 before the body is read), and the body is parsed in a worker
+    thread, never on the event loop."""
+    started = time.perf_counter()
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in (NPY_TYPE, "application/json", ""):
+        raise ApiError(
+            415, "unsupported_media_type", f"send application/json or {NPY_TYPE}, not {content_type!r}"
+        )
+    body = await request.body()
+    if content_type == NPY_TYPE:
+        form = "npy"
+        points = await anyio.to_thread.run_sync(parse_npy_request, body)
+        wanted = parse_outputs(outputs)
+    else:
+        form = "json"
+        points, wanted = await anyio.to_thread.run_sync(parse_json_request, body)
+    check_points(points, model)
+    chosen = await anyio.to_thread.run_sync(evaluate, model, points, wanted)
+    if form == "npy":
+        content, media = await anyio.to_thread.run_sync(encode_npz, chosen), NPZ_TYPE
+    else:
+        content, media = await anyio.to_thread.run_sync(encode_json, chosen), "application/json"
+    metrics: Metrics = request.app.state.metrics
+    metrics.evaluate_seconds.labels(form).observe(time.perf_counter() - started)
+    metrics.evaluate_points.labels(form).inc(len(points))
+    return Response(content, media_type=media)
+
+
+@router.delete("/v1/models/{model_id}", response_model=DeletedOut, responses=ERROR_RESPONSES, tags=["models"])
+async def delete_model(request: Request, model_id: str, tenant: Tenant) -> dict[str, Any]:
+    """Delete the model and its files; the job that made it stays, without a model_id.
+    Not undoable; a second DELETE answers 404."""
+    record = await anyio.to_thread.run_sync(lambda: store_of(request).delete_model(model_id, tenant))
+    if record is None:
+        raise not_found("model", model_id)
+    await anyio.to_thread.run_sync(remove_model_files, request, [record])
+    return {"id": model_id, "deleted": True, "model_ids": [model_id]}
+
+
+@router.get(
+    "/v1/models/{model_id}/artifact",
+    responses={**MODEL_RESPONSES, 200: {"content": {"application/octet-stream": {}}}},
+    tags=["models"],
+)
+async def artifact(request: Request, model_id: str, tenant: Tenant) -> Response:
+    """The weights (safetensors; A1, b1, ..., AL, bL in float64, physical coordinates).
+    Its header metadata names the format; the manifest is in `GET /v1/models/{id}`, and
+    the file's sha256 is `weights_sha256` there.  The bytes are checked against that
+    sha256 before they are sent: a damaged file answers 409 `model_corrupted`."""
+    record = await anyio.to_thread.run_sync(model_record, request, model_id, tenant)
+    blob = await anyio.to_thread.run_sync(verified_weights, request, record)
+    return Response(
+        blob,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="relupde-{model_id}.safetensors"'},
+    )

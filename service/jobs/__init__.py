@@ -1,0 +1,1 @@
+"""Running jobs: the store (the source of truth), the dispatcher and the worker task."""
