@@ -35,17 +35,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel
-from tqdm import tqdm
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client imports httpx and numpy only; these load when used
     from matplotlib.figure import Figure
+    from pydantic import BaseModel
 
 __all__ = [
     "BULK_THRESHOLD",
@@ -458,8 +457,9 @@ def _segment(value: object, what: str) -> str:
 
 
 def _spec_body(spec: Mapping[str, Any] | str | os.PathLike[str] | BaseModel) -> dict[str, Any]:
-    if isinstance(spec, BaseModel):
-        return spec.model_dump(mode="json", exclude_unset=True)
+    dump = getattr(spec, "model_dump", None)
+    if callable(dump) and not isinstance(spec, Mapping):  # a pydantic model (a JobSpec)
+        return dict(dump(mode="json", exclude_unset=True))
     if isinstance(spec, Mapping):
         return dict(spec)
     if isinstance(spec, str | os.PathLike):
@@ -575,6 +575,8 @@ class _ProgressBar:
     """A tqdm bar on stderr showing step/steps and the loss of a job."""
 
     def __init__(self, job_id: str) -> None:
+        from tqdm import tqdm
+
         self._bar: Any = tqdm(total=None, desc=f"job {job_id[:8]}", unit="step", file=sys.stderr, leave=True)
 
     def show(self, job: Job) -> None:
@@ -991,7 +993,7 @@ class AsyncRemoteModel(_ModelView):
 
 
 # ---------------------------------------------------------------------------- clients
-Spec = Mapping[str, Any] | str | os.PathLike[str] | BaseModel
+Spec: TypeAlias = "Mapping[str, Any] | str | os.PathLike[str] | BaseModel"
 JobRef = str | Job
 
 

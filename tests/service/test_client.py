@@ -1056,3 +1056,25 @@ def test_model_reprs_show_inputs_errors_and_verdict(client: Client, server: Fake
     bare = RemoteModel({"id": "<m>", "inputs": ["x0"]}, client)
     assert "&lt;m&gt;" in bare._repr_html_() and "no bounds" in bare._repr_html_()
     assert repr(bare) == "RemoteModel(id='<m>', inputs=['x0'])"
+
+
+def test_the_client_imports_with_httpx_and_numpy_alone() -> None:
+    """A user's notebook needs httpx and numpy only: importing service.client loads no torch,
+    Dask, SQLAlchemy, pydantic, tqdm, FastAPI, matplotlib, nor the solver (checked in a fresh
+    interpreter where importing any of them fails)."""
+    import subprocess
+    import sys
+
+    blocked = ("torch", "distributed", "dask", "sqlalchemy", "pydantic", "tqdm", "fastapi", "matplotlib")
+    program = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {(*blocked, 'solver', 'models')!r}:\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import service.client\n"
+        "service.client.Client('http://127.0.0.1:9', api_key='k').close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
