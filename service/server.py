@@ -10,11 +10,11 @@ worker, which resumes the job from its checkpoint.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import ipaddress
 import logging
 import signal
 import sys
+from typing import Literal
 
 from service.settings import Settings, SettingsError
 
@@ -28,6 +28,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def fast_server_options() -> tuple[Literal["httptools", "h11"], Literal["uvloop", "asyncio"]]:
+    """uvicorn's C HTTP parser (httptools) and event loop (uvloop) where installed (they are
+    dependencies of relupde); the pure Python h11 and asyncio otherwise (uvloop has no
+    Windows build)."""
+    import importlib.util
+
+    http: Literal["httptools", "h11"] = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop: Literal["uvloop", "asyncio"] = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return http, loop
 
 
 def serve_command(host: str, port: int, workers: int | None) -> int:
@@ -46,7 +57,7 @@ def serve_command(host: str, port: int, workers: int | None) -> int:
         if workers < 1:
             print("relupde serve: --workers must be >= 1", file=sys.stderr)
             return 2
-        settings = dataclasses.replace(settings, workers=workers)
+        settings = settings.model_copy(update={"workers": workers})
     if not settings.api_keys and not is_loopback(host):
         print(
             f"relupde serve: refusing to listen on {host} without API keys; set "
@@ -64,7 +75,8 @@ def serve_command(host: str, port: int, workers: int | None) -> int:
     print(f"relupde: API docs at http://{shown}:{port}/docs; jobs run on {cluster}", flush=True)
     print(f"relupde: data in {settings.data_dir}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    http, loop = fast_server_options()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", http=http, loop=loop)
     return 0
 
 

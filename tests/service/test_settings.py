@@ -64,3 +64,18 @@ def test_torch_threads() -> None:
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_the_server_uses_the_c_parser_and_uvloop() -> None:
+    """httptools and uvloop are dependencies: relupde serve runs uvicorn on them."""
+    from service.server import fast_server_options
+
+    assert fast_server_options() == ("httptools", "uvloop")
+
+
+def test_settings_are_frozen_and_copied_with_updates(tmp_path: Path) -> None:
+    settings = Settings.from_env({"RELUPDE_DATA_DIR": str(tmp_path)})
+    more = settings.model_copy(update={"workers": 3})  # what relupde serve --workers does
+    assert (settings.workers, more.workers) == (1, 3) and more.data_dir == settings.data_dir
+    with pytest.raises(ValueError, match="frozen"):
+        settings.workers = 2  # type: ignore[misc]
