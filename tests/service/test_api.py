@@ -648,3 +648,13 @@ def test_progress_carries_residual_sup_and_mean_and_the_objective_apart(tmp_path
             "http://testserver", api_key="alice-key", transport=httpx.MockTransport(client.send)
         ) as api:
             assert api.job(job["id"]).progress.residuals == want
+
+
+def test_an_unknown_model_answers_404_whatever_the_body(client: TestClient) -> None:
+    """The model is looked up before the body is parsed: a bad body for an unknown id is a
+    404, not a 400 about the body."""
+    for content, media in ((b"{not json", "application/json"), (b"\x93NUMPY junk", "application/x-npy")):
+        response = client.post(
+            "/v1/models/0123456789abcdef/evaluate", content=content, headers={**ALICE, "Content-Type": media}
+        )
+        _error(response, 404, "not_found")
