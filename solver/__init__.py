@@ -8,10 +8,11 @@ from solver.expressions import ExpressionError
 from solver.model import Evaluation, Model, ModelFileError, load_model
 from solver.solve import solve
 from solver.spec import JobSpec
-from solver.training import Canceled
+from solver.training import Canceled, Diverged
 
 __all__ = [
     "Canceled",
+    "Diverged",
     "Evaluation",
     "ExpressionError",
     "JobSpec",

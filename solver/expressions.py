@@ -6,7 +6,9 @@ constants ``pi`` and ``e``, calls of the whitelisted functions by plain name, an
 the context allows.  Anything else (attributes, subscripts, lambdas, comprehensions,
 keywords, strings, calls of unknown names) is refused with an ``ExpressionError`` naming
 the token, its column and what is allowed there.  Length and nesting are capped before
-``ast`` sees the text, and constant sub-expressions are evaluated in float arithmetic
+``ast`` sees the text, and the raw text is checked first for what Python's tokenizer would
+let through (non-ASCII characters, comments, hexadecimal/octal/binary literals, '_' in
+numbers: ``_check_characters``).  Constant sub-expressions are evaluated in float arithmetic
 (``9**9**9**9`` overflows and is refused in microseconds).
 
 Values are scalars (one number per point) or vectors (d numbers per point); arithmetic and
@@ -20,6 +22,7 @@ import ast
 import difflib
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,6 +33,13 @@ from torch import Tensor
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
 MAX_CONSTANT = 1e300
+MAX_LITERAL = 1000  # characters of one number literal (Python refuses ints of over 4300 digits)
+
+# The raw text, before ``ast`` sees it: Python's tokenizer also accepts non-ASCII identifiers
+# (NFKC-normalized, so a full-width 'ｘ' is 'x'), hexadecimal, octal and binary literals,
+# '_' in numbers and comments, none of which belong to the language.
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?P<number>\.?\d[0-9A-Za-z_.]*(?:(?<=[eE])[+-][0-9A-Za-z_.]*)?)")
+_PLAIN_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 Kind = Literal["scalar", "vector"]
 
@@ -129,7 +139,11 @@ class _Checker:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 raise self.fail(node, "only real numbers are allowed as literals")
-            return self.constant(node, float(node.value))
+            try:
+                value = float(node.value)
+            except OverflowError:  # an int literal beyond the float range
+                raise self.fail(node, "constant is not a finite number of moderate size") from None
+            return self.constant(node, value)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
                 return Node("num", "scalar", value=CONSTANTS[node.id])
@@ -305,6 +319,40 @@ def _lift(value: Tensor, kind: Kind, target: Kind) -> Tensor:
     return value
 
 
+def _check_characters(text: str) -> None:
+    """Refuse what Python's tokenizer accepts but the language does not: non-ASCII
+    characters, comments, and number literals other than plain decimals with an optional
+    exponent (``16``, ``1.5``, ``.5``, ``2e-3``; not ``0x10``, ``0o7``, ``0b1``, ``1_000``, ``1j``)."""
+    for index, char in enumerate(text):
+        if not char.isascii():
+            raise ExpressionError(
+                "only ASCII characters are allowed (letters a-z, A-Z, digits 0-9, operators)",
+                token=char,
+                position=index,
+            )
+        if char == "#":
+            raise ExpressionError("comments are not allowed", token=char, position=index)
+    for match in _TOKEN.finditer(text):
+        number = match.group("number")
+        if number is None:
+            continue
+        token = number if len(number) <= 40 else number[:40] + "..."
+        if len(number) > MAX_LITERAL:
+            raise ExpressionError(
+                f"number literal longer than {MAX_LITERAL} characters ({len(number)})",
+                token=token,
+                position=match.start(),
+            )
+        if _PLAIN_NUMBER.fullmatch(number) is None:
+            raise ExpressionError(
+                "number literal is not a plain decimal such as 16, 1.5 or 2e-3 (hexadecimal, octal "
+                "and binary literals, '_' between digits and imaginary 'j' are not allowed; a product "
+                "needs '*', as in 2*x)",
+                token=token,
+                position=match.start(),
+            )
+
+
 def parse(text: str, names: Mapping[str, Kind], *, want: Kind | None = "scalar") -> Expression:
     """Parse and check ``text`` against the allowed ``names`` (name -> 'scalar' or 'vector')."""
     if not isinstance(text, str):
@@ -320,6 +368,7 @@ def parse(text: str, names: Mapping[str, Kind], *, want: Kind | None = "scalar")
         raise ExpressionError(f"expression nested deeper than {MAX_DEPTH}", token=text[where], position=where)
     if not text.strip():
         raise ExpressionError("empty expression", token="", position=0)
+    _check_characters(text.strip())
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,19 @@ ERROR_FLOOR = 1e-16  # errors below this are drawn at it (log scales)
 
 class PlotError(ValueError):
     """A plot that cannot be drawn as asked; the message says what to change."""
+
+
+class PlotStopped(Exception):  # noqa: N818 (not an error: the caller asked to stop)
+    """``should_stop`` answered True between two panels: the plot was abandoned."""
+
+
+StopCheck = Callable[[], bool] | None
+"""Asked between panels (and before the PNG is rendered); True abandons the plot."""
+
+
+def _check_stop(should_stop: StopCheck) -> None:
+    if should_stop is not None and should_stop():
+        raise PlotStopped("the plot was stopped")
 
 
 @dataclass(frozen=True)
@@ -291,13 +304,14 @@ def _has_exact_overlay(model: Model, kind: str, view: View) -> bool:
     return kind == "solution" and view.y is None and model.spec.problem.exact is not None
 
 
-def _draw_lines(axes: Axes, model: Model, kind: str, view: View) -> None:
+def _draw_lines(axes: Axes, model: Model, kind: str, view: View, should_stop: StopCheck = None) -> None:
     """One line per time slice (one without time); for the solution with ``exact`` given,
     the exact solution dashed in the slice's colour (one legend entry, "exact")."""
     slices: tuple[float | None, ...] = view.times or (None,)
     overlay = _has_exact_overlay(model, kind, view)
     column = model.input_names.index(view.x)
     for index, t in enumerate(slices):
+        _check_stop(should_stop)
         points, values, _ = _slice_values(model, kind, view, t)
         name = "u" if kind == "solution" else LABELS[kind]
         label = f"{name}, t = {t:.4g}" if t is not None else name
@@ -327,10 +341,11 @@ def _draw_lines(axes: Axes, model: Model, kind: str, view: View) -> None:
                     handle.set_color("black")
 
 
-def _draw_images(figure: Figure, model: Model, kind: str, view: View) -> None:
+def _draw_images(figure: Figure, model: Model, kind: str, view: View, should_stop: StopCheck = None) -> None:
     slices: tuple[float | None, ...] = view.times or (None,)
     panels = []
     for t in slices:
+        _check_stop(should_stop)
         _, values, shape = _slice_values(model, kind, view, t)
         panels.append((t, values.reshape(shape)))
     finite = np.concatenate([v[np.isfinite(v)].ravel() for _, v in panels])
@@ -378,7 +393,7 @@ def _fixed_note(view: View) -> str:
     return f" ({held})" if len(held) < 80 else f" ({len(view.at)} inputs held at the middle or as given)"
 
 
-def field_figure(model: Model, kind: str, view: View) -> Figure:
+def field_figure(model: Model, kind: str, view: View, should_stop: StopCheck = None) -> Figure:
     """solution, error or gradient_error on the slice ``view``, as a Figure."""
     if kind not in LABELS:
         raise PlotError(f"kind: {kind!r} is not a field; choose solution, error or gradient_error")
@@ -391,9 +406,9 @@ def field_figure(model: Model, kind: str, view: View) -> Figure:
     width = 3.6 * columns + 1.2 + (1.6 if legend else 0.0)
     figure = Figure(figsize=(width, 3.2 * rows + 0.6), layout="constrained")
     if image:
-        _draw_images(figure, model, kind, view)
+        _draw_images(figure, model, kind, view, should_stop)
     else:
-        _draw_lines(figure.add_subplot(), model, kind, view)
+        _draw_lines(figure.add_subplot(), model, kind, view, should_stop)
     figure.suptitle(_title(model, LABELS[kind] + _fixed_note(view)), fontsize=10)
     return figure
 
@@ -529,8 +544,10 @@ def plot_model(
     resolution: int | None = None,
     direction: Sequence[float] | None = None,
     reach: float = DEFAULT_REACH,
+    should_stop: StopCheck = None,
 ) -> bytes:
-    """One plot of ``model`` as PNG bytes; see the module docstring for the kinds."""
+    """One plot of ``model`` as PNG bytes; see the module docstring for the kinds.
+    ``should_stop`` is asked between panels and before rendering: True raises ``PlotStopped``."""
     figure = model_figure(
         model,
         kind,
@@ -541,7 +558,9 @@ def plot_model(
         resolution=resolution,
         direction=direction,
         reach=reach,
+        should_stop=should_stop,
     )
+    _check_stop(should_stop)
     return _png(figure)
 
 
@@ -556,6 +575,7 @@ def model_figure(
     resolution: int | None = None,
     direction: Sequence[float] | None = None,
     reach: float = DEFAULT_REACH,
+    should_stop: StopCheck = None,
 ) -> Figure:
     """One plot of ``model`` as a matplotlib Figure (``plot_model`` renders it to PNG)."""
     if kind not in PLOT_KINDS:
@@ -579,12 +599,61 @@ def model_figure(
     if direction is not None:
         raise PlotError("direction: only kind=bound follows a ray")
     view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution)
-    return field_figure(model, kind, view)
+    return field_figure(model, kind, view, should_stop)
+
+
+@dataclass(frozen=True)
+class PlotWork:
+    """The work of one plot: points per panel x network layers (affine maps) x panels."""
+
+    points: int
+    layers: int
+    panels: int
+    image: bool  # points = resolution^2 (else resolution)
+
+    @property
+    def total(self) -> int:
+        return self.points * self.layers * self.panels
+
+    def largest_resolution(self, cap: int) -> int:
+        """The largest resolution whose plot stays within ``cap`` (below 2: none does)."""
+        per_point = max(self.layers * self.panels, 1)
+        return math.isqrt(cap // per_point) if self.image else cap // per_point
+
+    def describe(self) -> str:
+        side = math.isqrt(self.points) if self.image else self.points
+        grid = f"{side}x{side}" if self.image else f"{side}"
+        return f"{self.panels} panel(s) of {grid} points on a network of {self.layers} layers"
+
+
+def plot_work(
+    model: Model,
+    kind: str = "solution",
+    *,
+    x: str | None = None,
+    y: str | None = None,
+    at: dict[str, float] | None = None,
+    times: Sequence[float] | None = None,
+    resolution: int | None = None,
+) -> PlotWork:
+    """The work ``plot_model`` would do for these arguments (a PlotError for a slice that
+    cannot be drawn): the loss curve costs nothing, a bound plot one ray of points."""
+    layers = model.network.depth
+    if kind == "loss":
+        return PlotWork(0, layers, 1, image=False)
+    if kind == "bound":
+        return PlotWork(resolution or RAY_POINTS, layers, 1, image=False)
+    view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution)
+    image = view.y is not None
+    points = view.resolution**2 if image else view.resolution
+    return PlotWork(points, layers, max(len(view.times), 1), image=image)
 
 
 __all__ = [
     "PLOT_KINDS",
     "PlotError",
+    "PlotStopped",
+    "PlotWork",
     "View",
     "bound_figure",
     "field_figure",
@@ -598,4 +667,5 @@ __all__ = [
     "plot_field",
     "plot_loss_curve",
     "plot_model",
+    "plot_work",
 ]

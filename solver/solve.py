@@ -19,6 +19,7 @@ from solver.problems import PDEProblem
 from solver.spec import JobSpec, WholeSpaceDomain
 from solver.training import (
     CancelCallback,
+    Diverged,
     LossRecord,
     LossRecordCallback,
     ProgressCallback,
@@ -127,7 +128,10 @@ def solve(
     """Train ``spec`` here.  ``progress``: True for a progress bar on a terminal (plain lines
     on stderr, every 5 % of the run, when stderr is not a terminal), or a callback
     (step, steps, loss, elapsed_s).  ``should_cancel`` is polled between steps (raises
-    ``solver.Canceled``).  With ``checkpoint`` (a file path) the run saves its state there
+    ``solver.Canceled``).  Training stops at the first step whose loss or residual term is NaN
+    or infinite and raises ``solver.Diverged`` ("diverged at step N: <term>"); its ``model`` is
+    the ``Model`` of the best finite parameters seen (metrics["diverged"] says where it
+    stopped), or None when there are none.  With ``checkpoint`` (a file path) the run saves its state there
     every 100 steps and, if the file exists, resumes from it.  ``on_record`` receives each
     loss-curve record (every 10 steps: sup and mean |r| of every residual term) as it is made;
     the model's ``metrics["loss_curve"]`` keeps up to 400 of them."""
@@ -157,9 +161,22 @@ def solve(
         callback = None
     try:
         result = trainer.run(callback, should_cancel, path, on_record)
+    except Diverged as exc:
+        if exc.result is not None:
+            exc.model = build_model(spec, problem, exc.result, diverged=exc)
+        raise
     finally:
         if bar is not None:
             bar.close()
+    return build_model(spec, problem, result)
+
+
+def build_model(
+    spec: JobSpec, problem: PDEProblem, result: TrainResult, *, diverged: Diverged | None = None
+) -> Model:
+    """The ``Model`` of a training result: the network in physical coordinates, its estimate,
+    metrics and errors against ``exact``; ``diverged`` (the run stopped there) is recorded in
+    metrics["diverged"] as {"step", "term"}."""
     network = physical_network(result, problem)
     started = time.perf_counter()
     network, estimate, why_not = estimate_model(network, problem, spec.training.seed, spec.training.steps)
@@ -177,6 +194,8 @@ def solve(
         ],
         "loss_curve": [record.to_json() for record in thin_curve(result.curve) if record.is_finite()],
     }
+    if diverged is not None:
+        metrics["diverged"] = {"step": diverged.step, "term": diverged.term}
     if isinstance(spec.problem.domain, WholeSpaceDomain):
         metrics["estimate_unavailable"] = why_not
     errors = measure_errors(network, problem, spec.training.seed)

@@ -1,21 +1,26 @@
 """The job spec of API.md section 1 as strict pydantic v2 models.
 
-Unknown fields are refused, NaN and infinities are refused, sizes are capped, and every
-expression is parsed (``solver.expressions``) during validation, so a spec that validates
-can be trained.  ``JobSpec.model_validate_json(text)`` is the entry point.
+Unknown fields are refused, NaN and infinities are refused, sizes are capped, types are
+strict (``true`` or ``"100"`` is not a number, ``1`` is not an expression; an integer is a
+valid float), domains whose extent overflows are refused, and every expression is parsed
+(``solver.expressions``) and evaluated at fixed sample points of the domain, where it must
+be finite (``solver.spec_checks``), during validation, so a spec that validates can be
+trained.  ``JobSpec.model_validate_json(text)`` is the entry point.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
+import torch
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 from torch import Tensor
 
-from solver.expressions import ExpressionError, Kind, equation_names, parse, space_names
-from solver.spec_checks import check_diffusion, needs_data, sample_points
+from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
+from solver.spec_checks import boundary_points, check_diffusion, finite_values, needs_data, sample_points
 from solver.spec_errors import suggestion
 
 Expr = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -23,7 +28,9 @@ FACE = re.compile(r"^x(\d+)=(lower|upper)$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    # strict: no coercion of true or "1" to numbers, nor of numbers to strings (an int is
+    # still a valid float, and JSON arrays are lists)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -65,6 +72,8 @@ class TimeInterval(Strict):
     def _ordered(self) -> TimeInterval:
         if not self.end > self.start:
             raise ValueError(f"time.end ({self.end}) must be greater than time.start ({self.start})")
+        if not math.isfinite(self.end - self.start):
+            raise ValueError(f"time.end - time.start must be finite; got {self.end - self.start}")
         return self
 
 
@@ -92,6 +101,14 @@ class BoxSpec(Strict):
             raise ValueError("box.lower and box.upper must have the same length")
         if any(hi <= lo for lo, hi in zip(self.lower, self.upper, strict=True)):
             raise ValueError("box.upper must exceed box.lower in every coordinate")
+        for i, (lo, hi) in enumerate(zip(self.lower, self.upper, strict=True)):
+            if not math.isfinite(hi - lo):
+                raise ValueError(f"box.upper - box.lower must be finite; got {hi - lo} in coordinate {i}")
+            if not math.isfinite(hi + lo):
+                raise ValueError(
+                    f"box.upper + box.lower (twice the centre) must be finite; got {hi + lo} "
+                    f"in coordinate {i}"
+                )
         return self
 
 
@@ -106,6 +123,18 @@ class BallSpec(Strict):
     )
     radius: float = Field(gt=0, description="The radius, greater than 0.", examples=[1.0])
 
+    @model_validator(mode="after")
+    def _bounded(self) -> BallSpec:
+        if not math.isfinite(2 * self.radius):
+            raise ValueError(f"ball.radius is too large: 2 * radius must be finite; got {2 * self.radius}")
+        for i, c in enumerate(self.center):
+            if not (math.isfinite(c - self.radius) and math.isfinite(c + self.radius)):
+                raise ValueError(
+                    f"ball.center +- ball.radius must be finite; got {c - self.radius}, {c + self.radius} "
+                    f"in coordinate {i}"
+                )
+        return self
+
 
 class WholeSpaceSpec(Strict):
     """All of R^d, trained on a box around the origin (see train_radius)."""
@@ -117,6 +146,16 @@ class WholeSpaceSpec(Strict):
         "pointwise error bound eps (1 + |x|^(kappa+2)) (docs/global-estimate.md).",
         examples=[3.0],
     )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WholeSpaceSpec:
+        span = 2 * 1.25 * self.train_radius
+        if not math.isfinite(span):
+            raise ValueError(
+                f"whole_space.train_radius is too large: the training box (-1.25 R, 1.25 R) must have a "
+                f"finite width; got {span}"
+            )
+        return self
 
 
 class BoxDomain(Strict):
@@ -299,7 +338,9 @@ class ProblemBase(Strict):
     def names(self) -> dict[str, Kind]:
         return space_names(self.dimension, self.has_time)
 
-    def _check_common(self) -> None:
+    def _check_common(self) -> list[Sampled]:
+        """The checks every kind shares; returns the conditions' data and ``exact``, parsed, for
+        ``_check_finite``."""
         d = self.dimension
         domain = self.domain
         if isinstance(domain, BoxDomain) and len(domain.box.lower) != d:
@@ -312,19 +353,23 @@ class ProblemBase(Strict):
             raise ValueError("growth ({'kappa': k, 'constant': C}) is required for a whole_space domain")
         names = self.names()
         initial_names = space_names(d, has_time=False)  # initial data are functions of x only
+        found: list[Sampled] = []
         for index, cond in enumerate(self.conditions):
             where = f"conditions[{index}]"
             if isinstance(cond, Initial):
                 if self.time is None:
                     raise ValueError(f"{where}: an initial condition needs problem.time")
-                _expr(cond.value, initial_names, f"{where}.value")
+                found.append(
+                    Sampled(f"{where}.value", _expr(cond.value, initial_names, f"{where}.value"), "start")
+                )
                 continue
             if isinstance(domain, WholeSpaceDomain):
                 raise ValueError(f"{where}: a whole_space problem has no boundary conditions")
             _check_on(cond.on, d, domain, where)
-            _expr(cond.value, names, f"{where}.value")
+            found.append(Sampled(f"{where}.value", _expr(cond.value, names, f"{where}.value"), cond.on))
         if self.exact is not None:
-            _expr(self.exact, names, "exact")
+            found.append(Sampled("exact", _expr(self.exact, names, "exact")))
+        return found
 
     def _check_data(self, *, uses_time_derivative: bool, uses_space_derivatives: bool) -> None:
         """The initial and boundary data the equation needs are there (solver.spec_checks)."""
@@ -350,10 +395,38 @@ class ProblemBase(Strict):
         radius = domain.whole_space.train_radius
         return sample_points([-radius] * self.dimension, [radius] * self.dimension, None, time)
 
+    def _check_finite(self, checks: list[Sampled], points: tuple[Tensor | None, Tensor]) -> None:
+        """Every expression is a finite number at the sample points (solver.spec_checks): on the
+        domain and time interval, initial data at t = start, boundary data on their part."""
+        t, x = points
+        domain = self.domain
+        box = (list(domain.box.lower), list(domain.box.upper)) if isinstance(domain, BoxDomain) else None
+        ball = (list(domain.ball.center), domain.ball.radius) if isinstance(domain, BallDomain) else None
+        for check in checks:
+            if check.at == "domain":
+                finite_values(check.where, check.expression, t, x)
+            elif check.at == "start":
+                start = (
+                    None if self.time is None else torch.full((x.shape[0],), self.time.start, dtype=x.dtype)
+                )
+                finite_values(check.where, check.expression, start, x)
+            else:
+                finite_values(check.where, check.expression, t, boundary_points(x, check.at, box, ball))
 
-def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") -> None:
+
+class Sampled(NamedTuple):
+    """An expression of the spec, where it sits, and where it must be finite: ``"domain"`` (the
+    domain and time interval), ``"start"`` (the domain at t = start) or a boundary part
+    (``"boundary"``, ``"x0=lower"``)."""
+
+    where: str
+    expression: Expression
+    at: str = "domain"
+
+
+def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") -> Expression:
     try:
-        parse(text, names, want=want)
+        return parse(text, names, want=want)
     except ExpressionError as exc:
         raise ValueError(f"{where}: {exc}") from None
 
@@ -386,13 +459,13 @@ class FirstOrder(ProblemBase):
 
     @model_validator(mode="after")
     def _check(self) -> FirstOrder:
-        self._check_common()
-        _expr(self.equation, equation_names(self.dimension, self.has_time), "equation")
-        used = parse(self.equation, equation_names(self.dimension, self.has_time)).names()
+        checks = self._check_common()
+        used = _expr(self.equation, equation_names(self.dimension, self.has_time), "equation").names()
         self._check_data(
             uses_time_derivative="u_t" in used,
             uses_space_derivatives=any(name == "grad_u" or name.startswith("u_x") for name in used),
         )
+        self._check_finite(checks, self._sample_points())  # not the equation: it involves u
         return self
 
 
@@ -434,34 +507,48 @@ class DivergenceForm(ProblemBase):
 
     @model_validator(mode="after")
     def _check(self) -> DivergenceForm:
-        self._check_common()
+        checks = self._check_common()
         if isinstance(self.domain, WholeSpaceDomain):
             raise ValueError(
                 "divergence_form needs a box or ball domain (whole_space is for kolmogorov and first_order)"
             )
         names = self.names()
-        _check_matrix(self.diffusion, self.dimension, names, "diffusion")
-        if self.drift is not None:
-            if len(self.drift) != self.dimension:
-                raise ValueError(f"drift has {len(self.drift)} entries but dimension is {self.dimension}")
-            for i, item in enumerate(self.drift):
-                _expr(item, names, f"drift[{i}]")
-        _expr(self.reaction, names, "reaction")
-        _expr(self.source, names, "source")
+        diffusion = _check_matrix(self.diffusion, self.dimension, names, "diffusion")
+        checks += _check_drift(self.drift, self.dimension, names)
+        checks.append(Sampled("reaction", _expr(self.reaction, names, "reaction")))
+        checks.append(Sampled("source", _expr(self.source, names, "source")))
         self._check_data(uses_time_derivative=True, uses_space_derivatives=True)
-        check_diffusion(self.diffusion, names, *self._sample_points())
+        points = self._sample_points()
+        self._check_finite(checks, points)
+        check_diffusion(diffusion, *points)
         return self
 
 
-def _check_matrix(value: ScalarOrMatrix, d: int, names: dict[str, Kind], where: str) -> None:
+def _check_matrix(
+    value: ScalarOrMatrix, d: int, names: dict[str, Kind], where: str
+) -> Expression | list[list[Expression]]:
     if isinstance(value, str):
-        _expr(value, names, where)
-        return
+        return _expr(value, names, where)
     if len(value) != d or any(len(row) != d for row in value):
         raise ValueError(f"{where} must be a scalar expression or a {d} x {d} list of expressions")
-    for i, row in enumerate(value):
-        for j, item in enumerate(row):
-            _expr(item, names, f"{where}[{i}][{j}]")
+    return [
+        [_expr(item, names, f"{where}[{i}][{j}]") for j, item in enumerate(row)]
+        for i, row in enumerate(value)
+    ]
+
+
+def _matrix_entries(where: str, value: Expression | list[list[Expression]]) -> list[Sampled]:
+    if isinstance(value, Expression):
+        return [Sampled(where, value)]
+    return [Sampled(f"{where}[{i}][{j}]", item) for i, row in enumerate(value) for j, item in enumerate(row)]
+
+
+def _check_drift(drift: list[str] | None, d: int, names: dict[str, Kind]) -> list[Sampled]:
+    if drift is None:
+        return []
+    if len(drift) != d:
+        raise ValueError(f"drift has {len(drift)} entries but dimension is {d}")
+    return [Sampled(f"drift[{i}]", _expr(item, names, f"drift[{i}]")) for i, item in enumerate(drift)]
 
 
 class Kolmogorov(ProblemBase):
@@ -499,15 +586,15 @@ class Kolmogorov(ProblemBase):
             raise ValueError("kolmogorov problems need domain {'whole_space': {'train_radius': R}}")
         if self.time is None or self.time.start != 0.0:
             raise ValueError("kolmogorov problems need time with start = 0")
-        self._check_common()
+        checks = self._check_common()
         names = self.names()
-        if self.drift is not None:
-            if len(self.drift) != self.dimension:
-                raise ValueError(f"drift has {len(self.drift)} entries but dimension is {self.dimension}")
-            for i, item in enumerate(self.drift):
-                _expr(item, names, f"drift[{i}]")
-        _check_matrix(self.volatility, self.dimension, names, "volatility")
-        _expr(self.initial, space_names(self.dimension, has_time=False), "initial")
+        checks += _check_drift(self.drift, self.dimension, names)
+        checks += _matrix_entries(
+            "volatility", _check_matrix(self.volatility, self.dimension, names, "volatility")
+        )
+        initial = _expr(self.initial, space_names(self.dimension, has_time=False), "initial")
+        checks.append(Sampled("initial", initial, "start"))
+        self._check_finite(checks, self._sample_points())
         return self
 
 

@@ -10,6 +10,11 @@
   spec always gets the same answer), and the message names a point where it fails.  A
   check on samples can miss a small region where A degenerates; it catches the common
   mistakes: a sign, a coefficient that vanishes on part of the domain.
+* **Finiteness.** Every expression of the spec but a first-order ``equation`` (which
+  involves u) must be a finite number at the same ``SAMPLES`` points: coefficients,
+  ``source``, ``exact`` and initial data on the domain (initial data at t = start),
+  boundary data on their part of the boundary (the points moved onto it).  ``log(x)`` on
+  [-1, 1] is refused at x = -1 instead of spoiling training with NaN.
 
 Each failure raises ``ValueError("path: what to change")`` (the spec error formatter puts
 the path into the field).
@@ -20,10 +25,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from solver.expressions import Expression, Kind, parse, space_env
+from solver.expressions import Expression, space_env
 
 SAMPLES = 512
 DTYPE = torch.float64
+SHOWN_CHARS = 60  # an expression quoted in a message is cut to this length
 
 
 def needs_data(
@@ -75,19 +81,62 @@ def sample_points(
     return t, x
 
 
+def boundary_points(
+    x: Tensor,
+    on: str,
+    box: tuple[list[float], list[float]] | None,
+    ball: tuple[list[float], float] | None,
+) -> Tensor:
+    """The sample points moved onto the boundary part ``on``: a box face 'x<i>=lower|upper'
+    (coordinate i set to the bound), a box's whole boundary (point k onto face k mod 2d), or
+    the sphere (each point pushed radially; the centre onto the pole x0 = c0 + r)."""
+    out = x.clone()
+    if ball is not None:
+        center, radius = torch.tensor(ball[0], dtype=DTYPE), ball[1]
+        offset = out - center
+        length = offset.norm(dim=1, keepdim=True)
+        offset[length[:, 0] == 0, 0] = 1.0
+        length = offset.norm(dim=1, keepdim=True)
+        moved: Tensor = center + radius * offset / length
+        return moved
+    assert box is not None, "a boundary part needs a box or a ball"
+    lower, upper = box
+    d = x.shape[1]
+    lo, hi = torch.tensor(lower, dtype=DTYPE), torch.tensor(upper, dtype=DTYPE)
+    if on == "boundary":
+        face = torch.arange(out.shape[0]) % (2 * d)
+        axis = face // 2
+        out[torch.arange(out.shape[0]), axis] = torch.where(face % 2 == 0, lo[axis], hi[axis])
+        return out
+    coordinate, side = on.removeprefix("x").split("=")
+    i = int(coordinate)
+    out[:, i] = lo[i] if side == "lower" else hi[i]
+    return out
+
+
 def _where(t: Tensor | None, x: Tensor, index: int) -> str:
     point = ", ".join(f"{v:.4g}" for v in x[index].tolist())
     return f"x = ({point})" + ("" if t is None else f", t = {float(t[index]):.4g}")
 
 
-def check_diffusion(
-    diffusion: str | list[list[str]], names: dict[str, Kind], t: Tensor | None, x: Tensor
-) -> None:
-    """Refuse a diffusion that is not positive (definite) at one of the points."""
-    env = space_env(t, x)
-    like = x[:, 0]
-    if isinstance(diffusion, str):
-        values = parse(diffusion, names).evaluate(env, like).expand(x.shape[0])
+def finite_values(where: str, expression: Expression, t: Tensor | None, x: Tensor) -> Tensor:
+    """The expression's values at the points (n,); refuse it where one is NaN or infinite."""
+    values = expression.evaluate(space_env(t, x), x[:, 0]).expand(x.shape[0])
+    bad = torch.nonzero(~torch.isfinite(values))
+    if bad.numel():
+        i = int(bad[0, 0])
+        text = expression.text.strip()
+        shown = text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+        raise ValueError(
+            f"{where}: {shown} is not finite at {_where(t, x, i)} (value {float(values[i]):.4g})"
+        )
+    return values
+
+
+def check_diffusion(diffusion: Expression | list[list[Expression]], t: Tensor | None, x: Tensor) -> None:
+    """Refuse a diffusion that is not finite, or not positive (definite), at one of the points."""
+    if isinstance(diffusion, Expression):
+        values = finite_values("diffusion", diffusion, t, x)
         bad = torch.nonzero(~(values > 0))
         if bad.numel():
             i = int(bad[0, 0])
@@ -96,9 +145,12 @@ def check_diffusion(
                 f"{_where(t, x, i)}"
             )
         return
-    entries: list[list[Expression]] = [[parse(item, names) for item in row] for row in diffusion]
     matrix = torch.stack(
-        [torch.stack([e.evaluate(env, like).expand(x.shape[0]) for e in row], -1) for row in entries], -2
+        [
+            torch.stack([finite_values(f"diffusion[{i}][{j}]", e, t, x) for j, e in enumerate(row)], -1)
+            for i, row in enumerate(diffusion)
+        ],
+        -2,
     )
     symmetric = 0.5 * (matrix + matrix.transpose(1, 2))
     if not torch.isfinite(symmetric).all():

@@ -9,7 +9,9 @@ to its documentation.  ``friendly_errors`` turns each error into
   union tags, and the sub-path a checker names in its message (``conditions[0].value: ...``)
   moved into the field;
 * the message alone, with close-match suggestions for an unknown ``kind``, condition
-  ``type`` or field (``did you mean 'source'?``);
+  ``type`` or field (``did you mean 'source'?``); types are strict, and a value of the
+  wrong type is named with what to write instead (``must be an integer, not the string
+  "100"; write it without quotes``);
 * what was given, shortened when it is a large sub-object.
 
 ``format_errors`` renders them one per line for the command line.
@@ -30,7 +32,15 @@ UNION_TAGS: dict[str, frozenset[str]] = {
 }
 CONDITION_TAGS = frozenset({"dirichlet", "neumann", "initial"})
 GIVEN_MAX_CHARS = 300
-_WHERE = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (?P<rest>.+)$", re.DOTALL)
+_WHERE = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])*(?:\.[a-z_]+(?:\[\d+\])*)*): (?P<rest>.+)$", re.DOTALL)
+_UNION_MEMBER = re.compile(r".*[-\[].*")
+#: What a value of each strict type must be (pydantic's error type -> words).
+EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "list_type": "a list (a JSON array)",
+}
 
 
 def suggestion(word: str, choices: Iterable[str]) -> str:
@@ -41,8 +51,9 @@ def suggestion(word: str, choices: Iterable[str]) -> str:
 
 def _path(loc: Iterable[Any]) -> list[str]:
     """The location without ``body`` and without union tags: a problem kind after
-    ``problem``, a domain tag after ``domain`` (it precedes the field of the same name) and
-    a condition type after ``conditions.N``."""
+    ``problem``, a domain tag after ``domain`` (it precedes the field of the same name), a
+    condition type after ``conditions.N``, and the member of a plain union (``diffusion`` is
+    a string or a list of lists: ``constrained-str``, ``list[list[constrained-str]]``)."""
     parts = [str(p) for p in loc]
     if parts[:1] == ["body"]:
         parts = parts[1:]
@@ -56,6 +67,8 @@ def _path(loc: Iterable[Any]) -> list[str]:
             continue
         if len(out) >= 2 and out[-2] == "conditions" and out[-1].isdigit() and part in CONDITION_TAGS:
             continue
+        if _UNION_MEMBER.fullmatch(part):  # a member of a plain union: 'constrained-str', 'list[...]'
+            continue
         out.append(part)
     return out
 
@@ -66,6 +79,37 @@ def _shortened(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)[:GIVEN_MAX_CHARS]
     return value if len(text) <= GIVEN_MAX_CHARS else text[:GIVEN_MAX_CHARS] + "..."
+
+
+def _described(value: Any) -> str:
+    """A value as the JSON it came from: ``true``, ``the string "100"``, ``the number 1``."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, str):
+        return f"the string {json.dumps(value[:GIVEN_MAX_CHARS])}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _wrong_type(kind: str, value: Any) -> str:
+    """``must be an integer, not the string "100"; write it without quotes``."""
+    message = f"must be {EXPECTED[kind]}, not {_described(value)}"
+    if kind in ("int_type", "float_type") and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return message
+        return f"{message}; write it without quotes"
+    if kind == "int_type" and isinstance(value, float) and value.is_integer():
+        return f"{message}; write it without a decimal point"
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{message}; put it in quotes: {json.dumps(str(value))}"
+    return message
 
 
 def _message(error: Mapping[str, Any], field: list[str]) -> tuple[list[str], str]:
@@ -88,6 +132,8 @@ def _message(error: Mapping[str, Any], field: list[str]) -> tuple[list[str], str
         hints = "".join(suggestion(k, UNION_TAGS["domain"]) for k in keys if k not in UNION_TAGS["domain"])
         listed = f"; found {', '.join(map(repr, keys))}{hints}" if keys else ""
         return field, f"{message}{listed}"
+    if kind in EXPECTED:
+        return field, _wrong_type(kind, error.get("input"))
     if kind == "union_tag_not_found":
         name = str(context.get("discriminator", "kind")).strip("'")
         return field, f"{name} is missing"

@@ -13,6 +13,9 @@
   concave one) pushes u up during the first half of training and decays to zero; it is
   also the maximal *subsolution*, so meanwhile the violation max(s F, 0) is penalized
   (weight SUBSOLUTION_WEIGHT lambda) and the push cannot carry u above it.
+* The run stops at the first step whose loss or residual term is NaN or infinite and raises
+  ``Diverged`` naming the step and the term, with the result at the best finite parameters
+  seen (if any): past that step every figure and parameter would be NaN.
 * A checkpoint holds everything the next step depends on (parameters, Adam state, the
   current points, the draw counter, the best model), so a resumed run ends with exactly
   the model of the uninterrupted run.
@@ -24,10 +27,10 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -37,6 +40,9 @@ from solver.domains import derived_seed
 from solver.loss import p_schedule, reported, term_loss
 from solver.problems import PDEProblem, PointSet
 from solver.spec import NetworkSpec, TrainingSpec
+
+if TYPE_CHECKING:
+    from solver.model import Model
 
 TRAIN_DTYPE = torch.float32
 KEEP_WORST = 0.1
@@ -103,6 +109,37 @@ LossRecordCallback = Callable[[LossRecord], None]
 
 class Canceled(Exception):  # noqa: N818 - the job's state is "canceled"
     """Raised when the cancellation callback asks the run to stop."""
+
+
+class Diverged(Exception):  # noqa: N818 - the run "diverged"
+    """Raised at the first step whose loss or residual term is NaN or infinite:
+    ``diverged at step N: <term>``, the first non-finite residual term (``pde``,
+    ``condition0:value``, ...) or ``objective`` when only the training objective is.
+
+    ``result`` is the training result at the best finite parameters seen (``Trainer.run``),
+    None when there are none; ``solve`` builds ``model``, the ``Model`` of those parameters
+    (None when there are none), before it raises this again."""
+
+    def __init__(self, step: int, term: str, result: TrainResult | None = None) -> None:
+        super().__init__(step, term)
+        self.step = step
+        self.term = term
+        self.result = result
+        self.model: Model | None = None
+
+    def __str__(self) -> str:
+        return f"diverged at step {self.step}: {self.term}"
+
+
+def non_finite(loss: Tensor | float, magnitudes: Mapping[str, Tensor]) -> str | None:
+    """The first residual term with a NaN or infinite value, else ``"objective"`` when the loss
+    is not finite, else None."""
+    for name, magnitude in magnitudes.items():
+        if not bool(torch.isfinite(magnitude).all()):
+            return name
+    if not math.isfinite(float(loss.detach()) if isinstance(loss, Tensor) else loss):
+        return "objective"
+    return None
 
 
 @dataclass
@@ -334,6 +371,9 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self.segment = self._segment_length(step, adam_steps)
             loss, terms, magnitudes = self._loss(self.points, step, adam_steps)
+            bad = non_finite(loss, magnitudes)
+            if bad is not None:
+                raise self._diverged(step, bad)
             loss.backward()  # type: ignore[no-untyped-call]
             # The figure belongs to the parameters before this step: track (and keep as the
             # best) those, then move.
@@ -357,7 +397,10 @@ class Trainer:
         if stopped and self.state.best:
             self._load_params(self.state.best)
         with torch.no_grad():
-            _, terms, _ = self._loss(self.points, adam_steps, adam_steps)
+            loss, terms, magnitudes = self._loss(self.points, adam_steps, adam_steps)
+        bad = non_finite(loss, magnitudes)
+        if bad is not None:  # the last step's update made the parameters non-finite
+            raise self._diverged(self.state.step, bad)
         return TrainResult(
             network=self.net,
             output_scale=self.output_scale,
@@ -369,6 +412,31 @@ class Trainer:
             stopped_by_time_limit=stopped,
             seconds=self.state.elapsed,
         )
+
+    def _diverged(self, step: int, term: str) -> Diverged:
+        """The exception that stops the run at ``step``, with the result at the best finite
+        parameters seen (figures on the current points, exact D Phi), if there are any."""
+        self.segment = 0.0
+        if not self.state.best:
+            return Diverged(step, term)
+        self._load_params(self.state.best)
+        adam_steps = self.training.steps
+        with torch.no_grad():
+            loss, terms, magnitudes = self._loss(self.points, adam_steps, adam_steps)
+        if non_finite(loss, magnitudes) is not None:
+            return Diverged(step, term)
+        result = TrainResult(
+            network=self.net,
+            output_scale=self.output_scale,
+            steps_done=step,
+            final_loss=sum(terms.values()),
+            terms=terms,
+            history=self.state.history,
+            curve=self.state.curve,
+            stopped_by_time_limit=False,
+            seconds=self.state.elapsed,
+        )
+        return Diverged(step, term, result)
 
     def _segment_length(self, step: int, steps: int) -> float:
         """SEGMENT (1 - step / (SEGMENT_UNTIL steps)), then 0; 0 throughout for wide inputs."""
@@ -423,9 +491,14 @@ class Trainer:
         latest: list[dict[str, Tensor]] = []
         objective: list[float] = [math.nan]
 
+        first = next(iter(self.net.parameters()))
+
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
             loss, found, magnitudes = self._loss(self.points, adam_steps, adam_steps)
+            bad = non_finite(loss, magnitudes)
+            if bad is not None:  # step: the L-BFGS iterations begun, as L-BFGS counts them
+                raise self._diverged(adam_steps + int(optimizer.state[first].get("n_iter", 0)), bad)
             terms.update(found)
             latest[:] = [magnitudes]
             objective[0] = float(loss.detach())

@@ -165,3 +165,49 @@ def test_constants_are_folded_in_float_arithmetic() -> None:
 def test_smoothness_is_read_off_the_functions_called(text: str, smooth: bool) -> None:
     expression = parse(text, space_names(2, has_time=True))
     assert expression.is_smooth() is smooth
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "position", "says"),
+    [
+        ("x + " + "1" * 400, "1" * 400, 4, "constant is not a finite number of moderate size"),
+        ("1" * 5000, "1" * 40 + "...", 0, "number literal longer than 1000 characters (5000)"),
+        ("ｘ + 1", "ｘ", 0, "only ASCII characters are allowed"),
+        ("x０ + 1", "０", 1, "only ASCII characters are allowed"),
+        ("sin(x) # a comment", "#", 7, "comments are not allowed"),
+        ("0x10 * x", "0x10", 0, "number literal is not a plain decimal"),
+        ("x + 0o7", "0o7", 4, "number literal is not a plain decimal"),
+        ("0b1", "0b1", 0, "number literal is not a plain decimal"),
+        ("1_000 * x", "1_000", 0, "number literal is not a plain decimal"),
+        ("2x", "2x", 0, "number literal is not a plain decimal"),
+        ("x + 1e5j", "1e5j", 4, "number literal is not a plain decimal"),
+    ],
+    ids=[
+        "400-digits",
+        "5000-digits",
+        "full-width-x",
+        "full-width-0",
+        "comment",
+        "hex",
+        "octal",
+        "binary",
+        "underscore",
+        "juxtaposed",
+        "imaginary",
+    ],
+)
+def test_what_pythons_tokenizer_accepts_but_the_language_does_not_is_refused(
+    text: str, token: str, position: int, says: str
+) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse(text, NAMES)
+    assert str(info.value).startswith(says)
+    assert (info.value.token, info.value.position) == (token, position)
+
+
+def test_plain_decimal_literals_in_every_form_are_accepted() -> None:
+    expr = parse("1.5e-3 + .5 + 2. + 1E+2 + 3e2 + 10 + x1 - x1", NAMES)
+    assert expr.root.op != "num"
+    x = torch.tensor([[0.3, -0.7, 1.2]], dtype=torch.float64)
+    got = float(expr.evaluate(space_env(torch.zeros(1, dtype=torch.float64), x), x[:, 0])[0])
+    assert got == pytest.approx(1.5e-3 + 0.5 + 2.0 + 100 + 300 + 10)

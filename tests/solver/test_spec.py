@@ -227,3 +227,230 @@ def test_an_empty_time_interval_and_faces_the_domain_lacks_are_refused() -> None
     data["problem"]["conditions"][1]["on"] = "x3=upper"
     ((field, message),) = _mistakes(data)
     assert field == "problem.conditions.1.on" and "names coordinate 3 but dimension is 1" in message
+
+
+def _on_square(**problem: Any) -> dict[str, Any]:
+    """poisson-2d on [-1, 1]^2 with some fields replaced."""
+    data = example("poisson-2d")
+    data["problem"]["domain"] = {"box": {"lower": [-1.0, -1.0], "upper": [1.0, 1.0]}}
+    data["problem"].update(problem)
+    return data
+
+
+def _kolmogorov(**problem: Any) -> dict[str, Any]:
+    data = example("heat-kolmogorov-5d")
+    data["problem"].update(problem)
+    return data
+
+
+def _volatility(entry: str) -> list[list[str]]:
+    rows = [["1" if i == j else "0" for j in range(5)] for i in range(5)]
+    rows[2][3] = entry
+    return rows
+
+
+def _heat(initial: str) -> dict[str, Any]:
+    data = example("heat-2d")
+    data["problem"]["conditions"] = [
+        {**c, "value": initial} if c["type"] == "initial" else c for c in data["problem"]["conditions"]
+    ]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "says"),
+    [
+        (_on_square(source="log(x)"), "problem.source", "log(x) is not finite at x = (-1, -1) (value nan)"),
+        (_on_square(exact="1/(x*y)"), "problem.exact", "1/(x*y) is not finite at x = (0, 0) (value inf)"),
+        (
+            _on_square(reaction="exp(1000*y)"),
+            "problem.reaction",
+            "exp(1000*y) is not finite at x = (1, 1) (value inf)",
+        ),
+        (
+            _on_square(drift=["1", "log(y + 1)"]),
+            "problem.drift.1",
+            "log(y + 1) is not finite at x = (-1, -1) (value -inf)",
+        ),
+        (_on_square(diffusion="1/x"), "problem.diffusion", "1/x is not finite at x = (0, 0) (value inf)"),
+        (
+            _on_square(diffusion=[["1", "0"], ["0", "sqrt(x)"]]),
+            "problem.diffusion.1.1",
+            "sqrt(x) is not finite at x = (-1, -1) (value nan)",
+        ),
+        (
+            _on_square(conditions=[{"type": "dirichlet", "value": "log(1 - x)"}]),
+            "problem.conditions.0.value",
+            "log(1 - x) is not finite at x = (1, 1) (value -inf)",
+        ),
+        (
+            _heat("log(x)"),
+            "problem.conditions.0.value",
+            "log(x) is not finite at x = (0, 0), t = 0 (value -inf)",
+        ),
+        (
+            _kolmogorov(initial="log(x0)"),
+            "problem.initial",
+            "log(x0) is not finite at x = (-3, -3, -3, -3, -3), t = 0",
+        ),
+        (
+            _kolmogorov(drift=["0", "0", "0", "0", "1/x4"]),
+            "problem.drift.4",
+            "1/x4 is not finite at x = (0, 0, 0, 0, 0)",
+        ),
+        (
+            _kolmogorov(volatility=_volatility("1/x1")),
+            "problem.volatility.2.3",
+            "1/x1 is not finite at x = (0, 0, 0, 0, 0)",
+        ),
+        (
+            _first_order("u_t + u_x0", [INITIAL, {**INFLOW, "value": "1/(t - 1)"}]),
+            "problem.conditions.1.value",
+            "1/(t - 1) is not finite at x = (0), t = 1 (value inf)",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_an_expression_that_is_not_finite_at_a_sample_point_is_refused(
+    data: dict[str, Any], field: str, says: str
+) -> None:
+    ((found, message),) = _mistakes(data)
+    assert found == field and message.startswith(says)
+
+
+def test_boundary_data_need_be_finite_only_on_their_part_of_the_boundary() -> None:
+    ball = {"ball": {"center": [0.0, 0.0], "radius": 1.0}}
+    normal = {"type": "neumann", "value": "x/norm(x_vec)"}  # NaN at the centre, not on the sphere
+    JobSpec.model_validate(_on_square(domain=ball, conditions=[normal]))
+    away = {"type": "dirichlet", "value": "1/(x*x + y*y)"}  # infinite at the origin only
+    JobSpec.model_validate(_on_square(conditions=[away]))
+    face = {"type": "dirichlet", "on": "x0=upper", "value": "1/(x + 1)"}  # infinite on x0 = -1
+    JobSpec.model_validate(
+        _on_square(conditions=[face, {"type": "dirichlet", "on": "x0=lower", "value": "0"}])
+    )
+    ((field, message),) = _mistakes(_on_square(conditions=[{**face, "value": "1/(x - 1)"}]))
+    assert field == "problem.conditions.0.value" and message.startswith("1/(x - 1) is not finite at x = (1, ")
+    ((field, message),) = _mistakes(
+        _on_square(domain=ball, conditions=[{**normal, "value": "1/(norm(x_vec) - 1)"}])
+    )
+    assert field == "problem.conditions.0.value" and "is not finite at x = (1, 0)" in message
+
+
+@pytest.mark.parametrize(
+    ("domain", "field", "says"),
+    [
+        (
+            {"box": {"lower": [-1e308, 0.0], "upper": [1e308, 1.0]}},
+            "problem.domain.box",
+            "box.upper - box.lower must be finite; got inf in coordinate 0",
+        ),
+        (
+            {"box": {"lower": [0.0, 1e308], "upper": [1.0, 1.7e308]}},
+            "problem.domain.box",
+            "box.upper + box.lower (twice the centre) must be finite; got inf in coordinate 1",
+        ),
+        (
+            {"ball": {"center": [0.0, 0.0], "radius": 1e308}},
+            "problem.domain.ball",
+            "ball.radius is too large: 2 * radius must be finite; got inf",
+        ),
+        (
+            {"ball": {"center": [0.0, 1.7e308], "radius": 1e307}},
+            "problem.domain.ball",
+            "ball.center +- ball.radius must be finite; got 1.6e+308, inf in coordinate 1",
+        ),
+    ],
+    ids=["box-span", "box-centre", "ball-radius", "ball-centre"],
+)
+def test_a_domain_whose_extent_overflows_is_refused(domain: dict[str, Any], field: str, says: str) -> None:
+    data = example("poisson-2d")
+    data["problem"]["domain"] = domain
+    assert _mistakes(data) == [(field, says)]
+
+
+def test_a_time_interval_or_training_radius_that_overflows_is_refused() -> None:
+    data = example("heat-2d")
+    data["problem"]["time"] = {"start": -1e308, "end": 1e308}
+    assert _mistakes(data) == [("problem.time", "time.end - time.start must be finite; got inf")]
+    data = example("heat-kolmogorov-5d")
+    data["problem"]["domain"] = {"whole_space": {"train_radius": 1e308}}
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.domain.whole_space" and message.startswith(
+        "whole_space.train_radius is too large"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field", "says"),
+    [
+        (("training", "steps"), True, "training.steps", "must be an integer, not true"),
+        (
+            ("training", "steps"),
+            "100",
+            "training.steps",
+            'must be an integer, not the string "100"; write it without quotes',
+        ),
+        (
+            ("training", "steps"),
+            100.0,
+            "training.steps",
+            "must be an integer, not the number 100.0; write it without a decimal point",
+        ),
+        (("training", "learning_rate"), False, "training.learning_rate", "must be a number, not false"),
+        (("training", "seed"), "zero", "training.seed", 'must be an integer, not the string "zero"'),
+        (
+            ("problem", "source"),
+            1,
+            "problem.source",
+            'must be a string, not the number 1; put it in quotes: "1"',
+        ),
+        (("network", "hidden"), "64", "network.hidden", 'must be a list (a JSON array), not the string "64"'),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, tuple) else ".".join(v),
+)
+def test_types_are_strict_and_a_wrong_type_says_what_to_write(
+    where: tuple[str, str], value: Any, field: str, says: str
+) -> None:
+    data = example("poisson-2d")
+    data[where[0]][where[1]] = value
+    assert _mistakes(data) == [(field, says)]
+    with pytest.raises(ValidationError):  # the same through JSON, as the API receives it
+        JobSpec.model_validate_json(json.dumps(data))
+
+
+def test_a_string_radius_is_refused_and_an_integer_is_a_valid_number() -> None:
+    data = example("poisson-2d")
+    data["problem"]["domain"] = {"ball": {"center": [0, 0], "radius": "1"}}
+    assert _mistakes(data) == [
+        ("problem.domain.ball.radius", 'must be a number, not the string "1"; write it without quotes')
+    ]
+    data["problem"]["domain"] = {"ball": {"center": [0, 0], "radius": 1}}
+    data["training"]["learning_rate"] = 1
+    spec = JobSpec.model_validate(data)
+    assert spec.training.learning_rate == 1.0 and isinstance(spec.training.learning_rate, float)
+
+
+def test_a_value_that_fits_no_member_of_a_union_is_reported_at_its_field() -> None:
+    data = example("poisson-2d")
+    data["problem"]["diffusion"] = 1
+    assert _mistakes(data) == [
+        ("problem.diffusion", 'must be a string, not the number 1; put it in quotes: "1"'),
+        ("problem.diffusion", "must be a list (a JSON array), not the number 1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("1" * 400, "constant is not a finite number of moderate size"),
+        ("ｘ + 1", "only ASCII characters are allowed"),
+        ("0x10*x", "number literal is not a plain decimal"),
+        ("x # comment", "comments are not allowed"),
+    ],
+    ids=["400-digits", "full-width", "hex", "comment"],
+)
+def test_every_parse_error_is_a_validation_error_of_its_field(source: str, says: str) -> None:
+    data = example("poisson-2d")
+    data["problem"]["source"] = source
+    ((field, message),) = _mistakes(data)
+    assert field == "problem.source" and message.startswith(says)

@@ -1,18 +1,20 @@
-"""Training: determinism, checkpoint/resume, cancellation, time limit, progress."""
+"""Training: determinism, checkpoint/resume, cancellation, time limit, progress, divergence."""
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from solver import Canceled, JobSpec, solve
-from solver.problems import PDEProblem
+from solver import Canceled, Diverged, JobSpec, solve
+from solver.problems import PDEProblem, PointSet
 from solver.solve import thin_curve
-from solver.training import CHECKPOINT_EVERY, CURVE_EVERY, LossRecord, Trainer
+from solver.training import CHECKPOINT_EVERY, CURVE_EVERY, LossRecord, Trainer, non_finite
 
 BASE: dict[str, Any] = {
     "problem": {
@@ -275,3 +277,117 @@ def test_progress_in_a_log_shows_residual_figures_and_the_objective_apart(
     last = curve[-1]
     sup, mean = max(last.sup.values()), max(last.mean.values())
     assert f"sup |r| {sup:.3e}  mean |r| {mean:.3e}" in "\n".join(lines)
+
+
+# ---------------------------------------------------------------- divergence
+
+Residuals = Callable[[str, PointSet, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def nan_once(original: Residuals, term: str, when: Callable[[], bool]) -> Residuals:
+    """``original`` with ``term`` NaN at one point on the first call where ``when()`` holds."""
+    fired = [False]
+
+    def residuals(name: str, points: PointSet, u: torch.Tensor, jac: torch.Tensor) -> dict[str, torch.Tensor]:
+        found = original(name, points, u, jac)
+        if term in found and not fired[0] and when():
+            fired[0] = True
+            found[term] = found[term].clone()
+            found[term][0] = math.nan
+        return found
+
+    return residuals
+
+
+def test_the_first_non_finite_term_names_the_divergence() -> None:
+    ok, inf, nan = torch.ones(3), torch.tensor([1.0, math.inf]), torch.tensor([math.nan])
+    assert non_finite(
+        torch.tensor(2.0), {"pde": ok, "condition0:value": inf, "condition1:dirichlet": nan}
+    ) == ("condition0:value")
+    assert non_finite(torch.tensor(math.inf), {"pde": ok}) == "objective"
+    assert non_finite(math.nan, {"pde": ok}) == "objective"
+    assert non_finite(torch.tensor(2.0), {"pde": ok}) is None
+    assert str(Diverged(7, "pde")) == "diverged at step 7: pde"
+
+
+def test_adam_stops_at_the_first_non_finite_residual_with_the_best_parameters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = spec(steps=50)
+    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    problem = trainer.problem
+    monkeypatch.setattr(
+        problem, "residuals", nan_once(problem.residuals, "condition0:value", lambda: trainer.state.step == 7)
+    )
+    seen: list[int] = []
+    with pytest.raises(Diverged) as info:
+        trainer.run(lambda step, *_: seen.append(step))
+    assert str(info.value) == "diverged at step 7: condition0:value"
+    assert seen == list(range(1, 8))  # steps 0..6 ran; step 7 did not move the parameters
+    result = info.value.result
+    assert result is not None and result.steps_done == 7 and not result.stopped_by_time_limit
+    for p, q in zip(trainer.state.best, result.network.parameters(), strict=True):
+        assert torch.equal(p, q.detach())
+    assert math.isfinite(result.final_loss) and result.final_loss == pytest.approx(trainer.state.best_loss)
+
+
+def test_a_last_adam_step_that_ends_non_finite_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    job = spec(steps=20)
+    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    problem = trainer.problem
+    monkeypatch.setattr(
+        problem, "residuals", nan_once(problem.residuals, "pde", lambda: trainer.state.step == 20)
+    )
+    with pytest.raises(Diverged, match=r"^diverged at step 20: pde$") as info:
+        trainer.run()
+    assert info.value.result is not None and info.value.result.steps_done == 20
+
+
+def test_lbfgs_stops_at_the_first_non_finite_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    job = spec(steps=20, optimizer="adam+lbfgs", lbfgs_steps=40)
+    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    problem = trainer.problem
+    calls = [0]
+
+    def lbfgs_call() -> bool:  # the first evaluation of L-BFGS: the parameters Adam left
+        calls[0] += trainer.state.step >= 20
+        return calls[0] == 1
+
+    monkeypatch.setattr(problem, "residuals", nan_once(problem.residuals, "pde", lbfgs_call))
+    with pytest.raises(Diverged, match=r"^diverged at step 20: pde$") as info:
+        trainer.run()
+    assert info.value.result is not None and info.value.result.steps_done == 20
+
+
+DIVERGING: dict[str, Any] = copy.deepcopy(BASE)
+DIVERGING["problem"]["equation"] = "u_t + u_x0 + exp(u*u)"  # finite for the initial network only
+DIVERGING["training"].update({"steps": 60, "learning_rate": 10.0})
+
+
+def test_solve_raises_diverged_with_the_model_of_the_best_finite_parameters(tmp_path: Path) -> None:
+    """Adam's first step (every parameter moves by about the learning rate, 10) makes |u| so
+    large that exp(u*u) overflows (on every seed tried, 0 to 5): the run stops at step 1 and
+    keeps step 0's parameters."""
+    with pytest.raises(Diverged) as info:
+        solve(JobSpec.model_validate(DIVERGING))
+    assert str(info.value) == "diverged at step 1: pde"
+    model = info.value.model
+    assert model is not None
+    assert model.metrics["diverged"] == {"step": 1, "term": "pde"} and model.metrics["steps"] == 1
+    assert math.isfinite(model.metrics["final_loss"])
+    assert all(bool(torch.isfinite(p).all()) for p in weights(model))
+    model.save(tmp_path / "model")  # JSON-compliant: before, the NaN run failed here
+
+
+def test_solve_raises_diverged_without_a_model_when_no_step_was_finite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = PDEProblem.residuals
+
+    def residuals(self: PDEProblem, *args: Any) -> dict[str, torch.Tensor]:
+        return {k: v * math.inf for k, v in original(self, *args).items()}
+
+    monkeypatch.setattr(PDEProblem, "residuals", residuals)
+    with pytest.raises(Diverged, match=r"^diverged at step 0: pde$") as info:
+        solve(spec(steps=20))
+    assert info.value.model is None and info.value.result is None
