@@ -48,6 +48,7 @@ T_LOSS = "tests/solver/test_loss.py"
 T_API = "tests/service/test_api.py"
 T_CLIENT = "tests/service/test_client.py"
 T_FAILURES = "tests/service/test_failures.py"
+T_SPEC = "tests/solver/test_spec.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -233,7 +234,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "service/jobs/runner.py",
         'error=f"{type(exc).__name__}: {exc}"',
         "error=None",
-        (f"{T_FAILURES}::test_a_spec_that_fails_during_solve_ends_failed_over_the_api",),
+        (f"{T_FAILURES}::test_a_model_that_cannot_be_written_fails_its_job_with_the_reason",),
     ),
     Mutant(
         "superseded-folder-kept",
@@ -292,6 +293,141 @@ MUTANTS: tuple[Mutant, ...] = (
         "checkpoint=checkpoint,",
         "checkpoint=None,",
         ("tests/service/test_live.py::test_a_killed_worker_does_not_lose_the_job",),
+    ),
+    # -- well-posed specs, clear refusals (the newcomer's tool; the service hardening)
+    Mutant(
+        "no-initial-data-check",
+        "a time-dependent problem without initial data is accepted",
+        "solver/spec_checks.py",
+        "    if has_time and uses_time_derivative and not has_initial:",
+        "    if False:",
+        (f"{T_SPEC}::test_a_problem_without_the_data_its_equation_needs_is_refused",),
+    ),
+    Mutant(
+        "diffusion-not-checked",
+        "a diffusion that is not positive definite is accepted",
+        "solver/spec_checks.py",
+        "    bad = torch.nonzero(~(smallest > 0))",
+        "    bad = torch.nonzero(smallest < -1e300)",
+        (f"{T_SPEC}::test_a_diffusion_that_is_not_positive_is_refused_at_a_point",),
+    ),
+    Mutant(
+        "union-tags-in-paths",
+        "error paths carry the problem kind (problem.divergence_form.source)",
+        "solver/spec_errors.py",
+        '        if previous == "problem" and part in UNION_TAGS["problem"]:',
+        "        if False:",
+        (f"{T_API}::test_bad_specs_are_422_with_one_message_per_mistake",),
+    ),
+    Mutant(
+        "no-did-you-mean",
+        "a typo gets no close-match suggestion",
+        "solver/spec_errors.py",
+        "    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)",
+        "    close: list[str] = []",
+        (f"{T_API}::test_bad_specs_are_422_with_one_message_per_mistake",),
+    ),
+    Mutant(
+        "non-finite-expression-accepted",
+        "an expression that is NaN on the domain (log(x) on [-1, 1]) passes validation",
+        "solver/spec_checks.py",
+        "    bad = torch.nonzero(~torch.isfinite(values))",
+        "    bad = torch.nonzero(torch.isnan(values) & False)",
+        (f"{T_SPEC}::test_an_expression_that_is_not_finite_at_a_sample_point_is_refused",),
+    ),
+    Mutant(
+        "lax-types",
+        "the spec coerces true and '100' to numbers",
+        "solver/spec.py",
+        "frozen=True, strict=True)",
+        "frozen=True, strict=False)",
+        (f"{T_SPEC}::test_types_are_strict_and_a_wrong_type_says_what_to_write",),
+    ),
+    Mutant(
+        "extent-overflow-accepted",
+        "a box of span 1e308 is accepted",
+        "solver/spec.py",
+        "            if not math.isfinite(hi - lo):",
+        "            if False:",
+        (f"{T_SPEC}::test_a_domain_whose_extent_overflows_is_refused",),
+    ),
+    Mutant(
+        "tokenizer-lets-hex-through",
+        "the expression tokenizer accepts hex literals, 1_000 and the like",
+        "solver/expressions.py",
+        "        if _PLAIN_NUMBER.fullmatch(number) is None:",
+        "        if False:",
+        (
+            "tests/solver/test_expressions.py::test_what_pythons_tokenizer_accepts_but_the_language_does_not_is_refused",
+        ),
+    ),
+    Mutant(
+        "nan-trains-on",
+        "training goes on past a non-finite loss",
+        "solver/training.py",
+        "                raise self._diverged(step, bad)",
+        "                pass",
+        (f"{T_TRAINING}::test_adam_stops_at_the_first_non_finite_residual_with_the_best_parameters",),
+    ),
+    Mutant(
+        "delete-keeps-files",
+        "DELETE leaves the model folders on disk",
+        "service/api/deps.py",
+        "            shutil.rmtree(folder, ignore_errors=True)",
+        "            pass",
+        ("tests/service/test_delete.py::test_deleting_a_job_removes_its_record_curve_checkpoint_and_models",),
+    ),
+    Mutant(
+        "surrogate-breaks-envelope",
+        "a lone surrogate in a name makes the error envelope fail (a 500)",
+        "service/api/errors.py",
+        '        return value.encode("utf-8", "backslashreplace").decode("utf-8")',
+        "        return value",
+        (
+            "tests/service/test_hostile.py::test_a_lone_surrogate_in_the_name_is_refused_and_the_envelope_encodes",
+        ),
+    ),
+    Mutant(
+        "json-parsed-before-count",
+        "an oversized JSON evaluate is parsed whole before its point count is checked",
+        "service/api/evaluation.py",
+        "    check_json_size(body, inputs)\n",
+        "    pass\n",
+        (
+            "tests/service/test_hostile.py::test_json_points_over_the_count_are_refused_before_the_body_is_parsed",
+        ),
+    ),
+    Mutant(
+        "npz-as-npy-500",
+        "an .npz sent as .npy reaches numpy as an array (a 500)",
+        "service/api/evaluation.py",
+        "    if not isinstance(array, np.ndarray):  # an .npz archive",
+        "    if False:  # an .npz archive",
+        ("tests/service/test_hostile.py::test_an_npz_sent_as_npy_is_refused_naming_the_format",),
+    ),
+    Mutant(
+        "nul-ids-reach-the-store",
+        "ids with control characters reach PostgreSQL (a 500)",
+        "service/app.py",
+        "dependencies=[Depends(plain_ids)],",
+        "dependencies=[],",
+        ("tests/service/test_hostile.py::test_ids_with_control_characters_are_404",),
+    ),
+    Mutant(
+        "chunked-body-400",
+        "an oversized chunked body answers 400, not 413",
+        "service/api/limits.py",
+        "class _BodyTooLargeError(HTTPException):",
+        "class _BodyTooLargeError(Exception):",
+        ("tests/service/test_hostile.py::test_an_oversized_chunked_job_body_is_413",),
+    ),
+    Mutant(
+        "empty-idempotency-key",
+        "an empty Idempotency-Key is stored as a key",
+        "service/api/deps.py",
+        "    if key is not None and not key.strip():",
+        "    if False:",
+        ("tests/service/test_hostile.py::test_an_empty_idempotency_key_is_refused",),
     ),
     Mutant(
         "compose-missing",

@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service.api.auth import Authenticator
+from service.api.deps import plain_ids
 from service.api.errors import install_error_handlers
 from service.api.evaluation import (
     ModelCache,
@@ -22,6 +23,7 @@ from service.api.evaluation import (
 from service.api.limits import BodyLimit
 from service.api.metrics import Metrics
 from service.api.routes import dashboard, jobs, models, ops, plots
+from service.api.timeouts import ReadTimeout
 from service.jobs.dispatcher import Dispatcher
 from service.jobs.store import JobStore
 from service.settings import Settings
@@ -61,11 +63,13 @@ def create_app(settings: Settings, *, dispatch: bool = True) -> FastAPI:
             '`{"error": {"code", "message", "details"}}`.'
         ),
         lifespan=lifespan,
+        dependencies=[Depends(plain_ids)],  # 404 for an id with a control character, before any lookup
     )
     app.state.settings = settings
     app.state.auth = Authenticator(settings.api_keys)
     app.state.models = ModelCache()
     app.add_middleware(BodyLimit)
+    app.add_middleware(ReadTimeout, seconds=settings.read_timeout_s)
     install_error_handlers(app)
     for router in (jobs.router, models.router, plots.router, ops.router, dashboard.router):
         app.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -54,7 +55,24 @@ ENV_VARIABLES = {
     "api_keys": "RELUPDE_API_KEYS",
     "torch_threads": "RELUPDE_TORCH_THREADS",
     "examples_dir": "RELUPDE_EXAMPLES_DIR",
+    "max_active_jobs": "RELUPDE_MAX_ACTIVE_JOBS",
+    "max_model_bytes_per_tenant": "RELUPDE_MAX_MODEL_BYTES_PER_TENANT",
+    "max_time_limit_s": "RELUPDE_MAX_TIME_LIMIT_S",
+    "max_steps": "RELUPDE_MAX_STEPS",
+    "read_timeout_s": "RELUPDE_READ_TIMEOUT_S",
+    "max_plot_work": "RELUPDE_MAX_PLOT_WORK",
 }
+
+#: Defaults of the limits (docs/service.md, "Limits").
+DEFAULT_MAX_ACTIVE_JOBS = 20
+DEFAULT_MAX_MODEL_BYTES_PER_TENANT = 2 * 1024**3
+DEFAULT_MAX_TIME_LIMIT_S = 86400.0
+DEFAULT_MAX_STEPS = 11_000_000  # the spec's own caps: 10,000,000 Adam + 1,000,000 L-BFGS steps
+DEFAULT_READ_TIMEOUT_S = 30.0
+# points x network layers x panels of one plot: every default plot passes on the deepest
+# network (120^2 points x 65 layers x 3 panels = 2,808,000), 6 panels of 400^2 points on a
+# 3-hidden-layer network (3,840,000) do not
+DEFAULT_MAX_PLOT_WORK = 3_000_000
 
 
 class Settings(BaseSettings):
@@ -67,7 +85,10 @@ class Settings(BaseSettings):
     processes.  ``api_keys``: key -> tenant (``RELUPDE_API_KEYS=tenant:key,...``); empty
     means no authentication (loopback only).  ``torch_threads``: threads per training job
     (default: the cores split between workers).  ``examples_dir``: job specs the dashboard
-    offers (default: the checkout's examples/).
+    offers (default: the checkout's examples/).  The limits (docs/service.md, "Limits"):
+    ``max_active_jobs`` queued + running jobs per tenant, ``max_model_bytes_per_tenant`` of
+    stored models per tenant, ``max_time_limit_s`` and ``max_steps`` per job spec,
+    ``read_timeout_s`` of silence while a request body arrives, ``max_plot_work`` per plot.
     """
 
     model_config = SettingsConfigDict(env_prefix="RELUPDE_", frozen=True, extra="ignore")
@@ -79,13 +100,27 @@ class Settings(BaseSettings):
     api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     torch_threads: int | None = None
     examples_dir: Path | None = None
+    max_active_jobs: int = DEFAULT_MAX_ACTIVE_JOBS
+    max_model_bytes_per_tenant: int = DEFAULT_MAX_MODEL_BYTES_PER_TENANT
+    max_time_limit_s: float = DEFAULT_MAX_TIME_LIMIT_S
+    max_steps: int = DEFAULT_MAX_STEPS
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_plot_work: int = DEFAULT_MAX_PLOT_WORK
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _keys(cls, value: Any) -> Any:
         return parse_api_keys(value) if isinstance(value, str) else value
 
-    @field_validator("workers", "torch_threads", mode="before")
+    @field_validator(
+        "workers",
+        "torch_threads",
+        "max_active_jobs",
+        "max_model_bytes_per_tenant",
+        "max_steps",
+        "max_plot_work",
+        mode="before",
+    )
     @classmethod
     def _count(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
@@ -101,6 +136,19 @@ class Settings(BaseSettings):
         if number < 1:
             raise SettingsError(f"{name} must be >= 1, got {number}")
         return number
+
+    @field_validator("max_time_limit_s", "read_timeout_s", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        name = ENV_VARIABLES[str(info.field_name)]
+        try:
+            seconds = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+        except ValueError:
+            given = str(value).strip()
+            raise SettingsError(f"{name} must be a number of seconds > 0, got {given!r}") from None
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise SettingsError(f"{name} must be a finite number of seconds > 0, got {value}")
+        return seconds
 
     @field_validator("dask_address", mode="before")
     @classmethod

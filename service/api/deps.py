@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +41,43 @@ def store_of(request: Request) -> JobStore:
 def not_found(kind: str, ident: str) -> ApiError:
     """Unknown ids and other tenants' ids answer alike."""
     return ApiError(404, "not_found", f"no {kind} {ident!r} for this API key", {f"{kind}_id": ident})
+
+
+#: A control character (C0, DEL, C1) or a lone surrogate: in no id, job name, page token or
+#: Idempotency-Key (PostgreSQL refuses NUL in text outright).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def plain_ids(request: Request) -> None:
+    """App-wide dependency: 404 for an id in the path that holds a control character (no such
+    id can exist), before any route looks it up."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and isinstance(value, str) and CONTROL.search(value):
+            raise not_found(name.removesuffix("_id"), value)
+
+
+def _details(field: str, message: str, given: object) -> list[dict[str, object]]:
+    return [{"field": field, "message": message, "type": "value_error", "given": given}]
+
+
+def _invalid(field: str, message: str, given: object) -> ApiError:
+    return ApiError(422, "validation_error", f"{field}: {message}", _details(field, message, given))
+
+
+def check_name(name: str | None) -> None:
+    """422 for a job name that is not plain text."""
+    if name is not None and CONTROL.search(name):
+        raise _invalid("name", "must be text without control characters (NUL, tab, newline, ...)", name)
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """422 for an empty Idempotency-Key (it would be stored as a key) or one with control
+    characters; no header at all is fine."""
+    if key is not None and not key.strip():
+        message = "Idempotency-Key must not be empty: send a new unique key (a UUID) per job, or no header"
+        raise ApiError(422, "validation_error", message, _details("Idempotency-Key", "empty", key))
+    if key is not None and CONTROL.search(key):
+        raise _invalid("Idempotency-Key", "must be text without control characters", key)
 
 
 def job_or_404(store: JobStore, job_id: str, tenant: str) -> Job:

@@ -89,12 +89,53 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows; send finite numbers")
 
 
-def parse_json_request(body: bytes) -> tuple[NDArray[np.float64], list[Output] | None]:
-    """The JSON form -> (points, outputs or None)."""
+POINTS_SHAPE = (
+    "points must be a list of points, each a list of numbers: [[0.5, 1.0]] is one point "
+    "of 2 inputs, [[0.1], [0.2]] two points of 1 input"
+)
+#: commas a valid body may hold besides those between numbers and points (the outputs)
+COMMA_SLACK = 64
+
+
+def _too_many_points(count: str, inputs: Sequence[str] | None = None) -> ApiError:
+    width = f" of {len(inputs)} inputs ({', '.join(inputs)})" if inputs is not None else ""
+    return ApiError(
+        413,
+        "too_many_points",
+        f"{count} in one JSON request; at most {MAX_JSON_POINTS} points{width} "
+        f"(send an .npy body with Content-Type: {NPY_TYPE} for up to {MAX_POINTS})",
+        {"limit": MAX_JSON_POINTS},
+    )
+
+
+def check_json_size(body: bytes, inputs: Sequence[str] | None = None) -> None:
+    """413 for a body that cannot be within the limits, found by counting bytes before it is
+    parsed (so no body is parsed beyond what could be accepted): every point opens a list
+    ``[``, and n points of d numbers hold n*d - 1 commas."""
+    if body.count(b"[") > MAX_JSON_POINTS + 2:  # the points, the list of them, the outputs
+        raise _too_many_points(f"more than {MAX_JSON_POINTS} points")
+    if inputs is not None and body.count(b",") > MAX_JSON_POINTS * max(len(inputs), 1) + COMMA_SLACK:
+        raise _too_many_points(f"more numbers than {MAX_JSON_POINTS} points of {len(inputs)} hold", inputs)
+
+
+def parse_json_request(
+    body: bytes, inputs: Sequence[str] | None = None
+) -> tuple[NDArray[np.float64], list[Output] | None]:
+    """The JSON form -> (points, outputs or None); ``inputs``: the model's input names.
+
+    The work is proportional to what may be accepted: the sizes are checked by counting bytes
+    before parsing (``check_json_size``), the count of points and the width of the first
+    point before the others are looked at, and the points are converted by numpy in one
+    call.  Run it in a worker thread, not on the event loop."""
+    check_json_size(body, inputs)
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        data = json.loads(body, parse_constant=_reject_constant, parse_int=float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(
+            400, "malformed_json", 'the body is nested too deeply; send {"points": [[...]], "outputs": [...]}'
+        ) from None
     if not isinstance(data, dict):
         raise ApiError(
             422, "validation_error", 'the body must be an object {"points": [[...]], "outputs": [...]}'
@@ -112,31 +153,42 @@ def parse_json_request(body: bytes) -> tuple[NDArray[np.float64], list[Output] |
             422, "validation_error", "points: field required (a list of points, each a list of numbers)"
         )
     points = data["points"]
-    if not isinstance(points, list) or not all(isinstance(p, list) for p in points):
+    if not isinstance(points, list) or (points and not isinstance(points[0], list)):
+        raise ApiError(422, "validation_error", POINTS_SHAPE)
+    if len(points) > MAX_JSON_POINTS:
+        raise _too_many_points(f"{len(points)} points")
+    if inputs is not None and points and len(points[0]) != len(inputs):
         raise ApiError(
             422,
-            "validation_error",
-            "points must be a list of points, each a list of numbers: [[0.5, 1.0]] is one point "
-            "of 2 inputs, [[0.1], [0.2]] two points of 1 input",
+            "invalid_points",
+            f"points must have shape (n, {len(inputs)}), each point ({', '.join(inputs)}); "
+            f"the first point has {len(points[0])} numbers",
+            {"expected_inputs": list(inputs), "first_point_length": len(points[0])},
         )
-    if len(points) > MAX_JSON_POINTS:
-        raise ApiError(
-            413,
-            "too_many_points",
-            f"{len(points)} points in one JSON request; at most {MAX_JSON_POINTS} "
-            f"(send an .npy body with Content-Type: {NPY_TYPE} for up to {MAX_POINTS})",
-        )
-    if any(not isinstance(v, int | float) or isinstance(v, bool) for p in points for v in p):
+    outputs = parse_outputs(data.get("outputs"))
+    return _points_array(points, body), outputs
+
+
+def _points_array(points: list[Any], body: bytes) -> NDArray[np.float64]:
+    """The points as an (n, d) float array, converted by numpy in one call; the reasons it
+    cannot be are looked for only when it cannot."""
+    try:
+        array = np.array(points)
+    except ValueError:  # points of different lengths, or lists within points
+        if not all(isinstance(p, list) for p in points):
+            raise ApiError(422, "validation_error", POINTS_SHAPE) from None
+        lengths = sorted({len(p) for p in points})
+        if len(lengths) > 1:
+            raise ApiError(
+                422, "invalid_points", f"every point must have the same length; got lengths {lengths}"
+            ) from None
+        raise ApiError(422, "validation_error", "points must contain numbers only") from None
+    if array.ndim == 1 and array.size == 0:
+        array = array.reshape(0, 0)
+    # true/false can be nowhere else in a body whose fields and outputs passed: a boolean point
+    if array.ndim != 2 or array.dtype.kind not in "fi" or b"true" in body or b"false" in body:
         raise ApiError(422, "validation_error", "points must contain numbers only")
-    lengths = {len(p) for p in points}
-    if len(lengths) > 1:
-        raise ApiError(
-            422, "invalid_points", f"every point must have the same length; got lengths {sorted(lengths)}"
-        )
-    array = np.asarray(points, dtype=np.float64)
-    if array.size == 0:
-        array = array.reshape(len(points), 0 if not lengths else lengths.pop())
-    return array, parse_outputs(data.get("outputs"))
+    return array.astype(np.float64, copy=False)
 
 
 def parse_outputs(raw: Any) -> list[Output] | None:
@@ -162,7 +214,16 @@ def parse_npy_request(body: bytes) -> NDArray[np.float64]:
             "malformed_npy",
             f"the body is not an .npy array ({type(exc).__name__}: {exc}); use numpy.save",
         ) from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+    if not isinstance(array, np.ndarray):  # an .npz archive (np.load opens it lazily)
+        array.close()
+        raise ApiError(
+            400,
+            "malformed_npy",
+            f"the body is an .npz archive; send one array as an .npy (numpy.save, not numpy.savez) "
+            f"with Content-Type: {NPY_TYPE}",
+            {"expected": NPY_TYPE},
+        )
+    if array.dtype.kind not in "fiu":
         raise ApiError(
             422, "invalid_points", f"the .npy array must hold real numbers, got dtype {array.dtype}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_EVALUATE_BYTES = 64 * 1024 * 1024
@@ -43,7 +44,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLargeError
+                    raise _BodyTooLargeError(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,8 +60,18 @@ class BodyLimit:
                 await _too_large(send, limit)
 
 
-class _BodyTooLargeError(Exception):
-    pass
+class _BodyTooLargeError(HTTPException):
+    """Raised while the body streams in (chunked, or longer than declared).  An HTTPException,
+    so that FastAPI passes it on while it reads a body for a route (any other error there
+    becomes a 400) and the error handlers answer 413 ``payload_too_large``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _message(limit))
+        self.details = {"limit_bytes": limit}
+
+
+def _message(limit: int) -> str:
+    return f"the request body is over {limit} bytes; send fewer points per request"
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -68,7 +79,7 @@ async def _too_large(send: Send, limit: int) -> None:
         {
             "error": {
                 "code": "payload_too_large",
-                "message": f"the request body is over {limit} bytes; send fewer points per request",
+                "message": _message(limit),
                 "details": {"limit_bytes": limit},
             }
         }

@@ -61,7 +61,10 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     progress: ProgressOut
     error: str | None = Field(description="why the job failed (also the last reason when it was resumed)")
-    model_id: str | None = Field(description="the model, once the job succeeded")
+    model_id: str | None = Field(
+        description="the model, once the job succeeded (a job that failed because its training "
+        "diverged keeps the best finite model before it)"
+    )
     spec: dict[str, Any]
     attempts: int = Field(description="how many times a worker started the job (resumes count)")
     cancel_requested: bool
@@ -201,6 +204,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "no such id for this tenant"),
         (422, "the request does not validate; details name each field"),
     )
+}
+
+#: The answers of routes that read a request body: it cannot be read, is too large, or is
+#: not of the media type the route takes.
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "the body cannot be read: malformed JSON (or .npy), nested too deeply, cut off",
+    },
+    413: {"model": ErrorBody, "description": "payload_too_large: the body is over the limit"},
+    415: {"model": ErrorBody, "description": "unsupported_media_type: send the body as JSON"},
 }
 
 #: The answers of routes that read a model's files: the errors above and 409 model_corrupted.

@@ -23,10 +23,10 @@ from typing import Literal
 
 import torch
 
-from service.jobs.store import JobStore, ModelRecord, Report, now
-from solver import Canceled, JobSpec, solve
+from service.jobs.store import JobStore, ModelRecord, Report, log_job, now
+from solver import Canceled, Diverged, JobSpec, solve
 from solver.model import MANIFEST
-from solver.training import LossRecord
+from solver.training import CHECKPOINT_EVERY, LossRecord
 
 REPORT_EVERY_S = 0.5
 MAX_ATTEMPTS = 4
@@ -54,8 +54,12 @@ def model_folder(data_dir: Path, tenant: str, model_id: str) -> Path:
 class _Reporter:
     """Progress callback and cancel poll for ``solver.solve``, throttled to the store."""
 
-    def __init__(self, store: JobStore, job_id: str, attempt: int) -> None:
+    def __init__(
+        self, store: JobStore, job_id: str, attempt: int, tenant: str = "", adam_steps: int = 0
+    ) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
+        self.tenant, self.adam_steps = tenant, adam_steps
+        self._checkpoint: int | None = None  # a step whose checkpoint is written after its report
         self.verdict: Report = "continue"
         self._last = 0.0
         self._pending: tuple[int, int, float, float] | None = None
@@ -66,9 +70,20 @@ class _Reporter:
         self._records.append(record)
 
     def progress(self, step: int, steps: int, loss: float, elapsed: float) -> None:
+        # solver.training saves a checkpoint right after the report of every CHECKPOINT_EVERY-th
+        # Adam step: the next report (or the end of the run) shows it was written
+        if self._checkpoint is not None and step > self._checkpoint:
+            self.log_checkpoint()
+        if step % CHECKPOINT_EVERY == 0 and 0 < step <= self.adam_steps:
+            self._checkpoint = step
         self._pending = (step, steps, loss, elapsed)
         if time.monotonic() - self._last >= REPORT_EVERY_S:
             self.flush()
+
+    def log_checkpoint(self) -> None:
+        if self._checkpoint is not None:
+            log_job("checkpoint", self.job_id, self.tenant, attempt=self.attempt, step=self._checkpoint)
+            self._checkpoint = None
 
     def flush(self) -> None:
         if self._pending is None:
@@ -101,6 +116,17 @@ def worker_threads(passed: int | None) -> int | None:
     return passed
 
 
+def _keep_best(exc: Diverged, root: Path, tenant: str, job_id: str) -> ModelRecord | None:
+    """The model of the best finite parameters before a divergence, saved as the job's model
+    (None when no step was finite); raises what saving it raises."""
+    if exc.model is None:
+        return None
+    model_id = uuid.uuid4().hex
+    folder = exc.model.save(model_folder(root, tenant, model_id))
+    digest = json.loads((folder / MANIFEST).read_text())["weights_sha256"]
+    return ModelRecord(model_id, tenant, job_id, str(folder.relative_to(root)), digest, now())
+
+
 def _forget_if_deleted(store: JobStore, job_id: str, checkpoint: Path) -> None:
     """A job deleted while it ran (DELETE /v1/jobs/{id}) leaves no checkpoint behind."""
     if store.get_job(job_id) is None:
@@ -120,7 +146,8 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
     root = Path(data_dir)
     checkpoint = checkpoint_path(root, job_id)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    reporter = _Reporter(store, job_id, attempt)
+    adam_steps = job.spec.get("training", {}).get("steps", 0)
+    reporter = _Reporter(store, job_id, attempt, job.tenant, adam_steps if isinstance(adam_steps, int) else 0)
     try:
         spec = JobSpec.model_validate(job.spec)
         model = solve(
@@ -130,6 +157,7 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
             checkpoint=checkpoint,
             on_record=reporter.record,
         )
+        reporter.log_checkpoint()
         reporter.flush()
         model_id = uuid.uuid4().hex
         # Writing can fail for the job's own reasons too (a NaN error measured against `exact`).
@@ -141,7 +169,18 @@ def run_job(job_id: str, database_url: str, data_dir: str, threads: int | None =
         store.finish(job_id, attempt, "canceled")
         checkpoint.unlink(missing_ok=True)
         return "canceled"
-    except Exception as exc:  # the job's own failure (bad data, diverged training): recorded, not raised
+    except Diverged as exc:  # failed as "diverged at step N: <term>", the best finite model kept
+        error = str(exc)
+        try:
+            kept = _keep_best(exc, root, job.tenant, job_id)
+        except Exception as failure:  # a NaN in its manifest, a full disk: said, never hidden
+            kept = None
+            error += f"; the best finite model could not be saved ({type(failure).__name__}: {failure})"
+        if not store.finish(job_id, attempt, "failed", error=error, model=kept) and kept is not None:
+            shutil.rmtree(root / kept.path, ignore_errors=True)
+        checkpoint.unlink(missing_ok=True)
+        return "failed"
+    except Exception as exc:  # the job's own failure (bad data, a failed save): recorded, not raised
         store.finish(job_id, attempt, "failed", error=f"{type(exc).__name__}: {exc}")
         return "failed"
     digest = json.loads((folder / MANIFEST).read_text())["weights_sha256"]

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -62,6 +65,32 @@ class StoreError(RuntimeError):
 
 class IdempotencyConflictError(ValueError):
     """An Idempotency-Key was reused with a different job spec."""
+
+
+class TooManyJobsError(RuntimeError):
+    """The tenant already has ``limit`` jobs queued or running (``active`` of them)."""
+
+    def __init__(self, active: int, limit: int) -> None:
+        super().__init__(f"{active} jobs queued or running, at most {limit} allowed")
+        self.active, self.limit = active, limit
+
+
+#: One line per job transition, ``job=<id> tenant=<t> event=<e> key=value ...`` (no API key
+#: ever reaches the store): submitted, started, resumed, checkpoint (service.jobs.runner),
+#: cancel_requested, requeued, succeeded, failed, canceled, deleted.
+job_log = logging.getLogger("relupde.jobs")
+_BARE = re.compile(r"[A-Za-z0-9_.:/+-]+")
+
+
+def log_job(event: str, job_id: str, tenant: str, **fields: object) -> None:
+    """Log one job transition; a value that is not a plain token is written as a JSON string."""
+    parts = [f"job={job_id}", f"tenant={tenant}", f"event={event}"]
+    for key, value in fields.items():
+        if value is None:
+            continue
+        shown = str(value)
+        parts.append(f"{key}={shown if _BARE.fullmatch(shown) else json.dumps(shown)}")
+    job_log.info(" ".join(parts))
 
 
 def now() -> datetime:
@@ -291,15 +320,24 @@ class JobStore:
         name: str | None,
         steps: int,
         idempotency_key: str | None = None,
+        max_active: int | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> tuple[Job, bool]:
         """Insert a queued job; returns (job, created).  A repeated ``idempotency_key`` with the
-        same spec returns the first job; with another spec raises ``IdempotencyConflictError``."""
+        same spec returns the first job; with another spec raises ``IdempotencyConflictError``.
+        A new job (never a replay) is first passed to ``admit`` (which raises to refuse it),
+        then refused with ``TooManyJobsError`` when the tenant already has ``max_active``
+        jobs queued or running: the count is taken after the insert, in its transaction and
+        under a per-tenant lock (SQLite: the write lock; PostgreSQL: an advisory lock), so
+        concurrent submits cannot overshoot."""
         text = canonical_json(spec)
         digest = hashlib.sha256(text.encode()).hexdigest()
         if idempotency_key is not None:
             existing = self._by_idempotency_key(tenant, idempotency_key)
             if existing is not None:
                 return self._replay(existing, digest)
+        if admit is not None:
+            admit()
         row = JobRow(
             id=uuid.uuid4().hex,
             tenant=tenant,
@@ -317,7 +355,14 @@ class JobStore:
         )
         try:
             with self._session() as session:
+                if max_active is not None and session.get_bind().dialect.name == "postgresql":
+                    session.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
                 session.add(row)
+                session.flush()
+                if max_active is not None:
+                    active = self._active_count(session, tenant) - 1
+                    if active >= max_active:
+                        raise TooManyJobsError(active, max_active)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -325,7 +370,18 @@ class JobStore:
             if existing is None:
                 raise
             return self._replay(existing, digest)
+        log_job("submitted", row.id, tenant, steps=steps)
         return _job(row), True
+
+    @staticmethod
+    def _active_count(session: Session, tenant: str) -> int:
+        query = select(func.count()).where(JobRow.tenant == tenant, JobRow.status.in_(("queued", "running")))
+        return int(session.scalar(query) or 0)
+
+    def active_jobs(self, tenant: str) -> int:
+        """How many of the tenant's jobs are queued or running."""
+        with self._session() as session:
+            return self._active_count(session, tenant)
 
     def _by_idempotency_key(self, tenant: str, key: str) -> JobRow | None:
         with self._session() as session:
@@ -374,6 +430,7 @@ class JobStore:
     def request_cancel(self, job_id: str, tenant: str) -> Job | None:
         """A queued job is canceled at once; a running one is asked to stop (the worker polls);
         a finished one is left as it is.  Idempotent."""
+        event = None
         with self._session() as session:
             row = session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.tenant != tenant:
@@ -382,9 +439,14 @@ class JobStore:
                 row.status = "canceled"
                 row.finished_at = now()
                 row.cancel_requested = True
-            elif row.status == "running":
+                event = "canceled"
+            elif row.status == "running" and not row.cancel_requested:
                 row.cancel_requested = True
-            return _job(row)
+                event = "cancel_requested"
+            job = _job(row)
+        if event is not None:
+            log_job(event, job.id, job.tenant, attempt=job.attempts, step=job.step)
+        return job
 
     def delete_job(self, job_id: str, tenant: str) -> tuple[Job, list[ModelRecord]] | None:
         """Delete the tenant's job with its loss-curve records and the models it made, in one
@@ -400,7 +462,8 @@ class JobStore:
             session.execute(delete(LossRow).where(LossRow.job_id == job_id))
             session.execute(delete(ModelRow).where(ModelRow.job_id == job_id))
             session.delete(row)
-            return job, models
+        log_job("deleted", job.id, job.tenant, status=job.status, models=len(models))
+        return job, models
 
     def delete_model(self, model_id: str, tenant: str) -> ModelRecord | None:
         """Delete the tenant's model record (the job that made it keeps no model_id); returns
@@ -443,7 +506,13 @@ class JobStore:
                 .where(JobRow.id == job_id, JobRow.status == "running")
                 .values(status="queued", worker=None, error=reason)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            tenant, step = session.execute(
+                select(JobRow.tenant, JobRow.step).where(JobRow.id == job_id)
+            ).one()
+        log_job("requeued", job_id, tenant, step=step, reason=reason)
+        return True
 
     def fail_unfinished(self, job_id: str, reason: str) -> bool:
         """Mark a job failed unless it already finished (infrastructure failures)."""
@@ -453,7 +522,13 @@ class JobStore:
                 .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
                 .values(status="failed", error=reason, finished_at=now())
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            tenant, step = session.execute(
+                select(JobRow.tenant, JobRow.step).where(JobRow.id == job_id)
+            ).one()
+        log_job("failed", job_id, tenant, step=step, error=reason)
+        return True
 
     # ------------------------------------------------------------------ worker side
     def begin(self, job_id: str, worker: str, max_attempts: int) -> tuple[Job, int] | None:
@@ -466,21 +541,26 @@ class JobStore:
                 return None
             if row.cancel_requested:
                 row.status, row.finished_at = "canceled", now()
-                return None
-            if row.attempts >= max_attempts:
+            elif row.attempts >= max_attempts:
                 row.status, row.finished_at = "failed", now()
                 row.error = (
                     f"the job was started {row.attempts} times and its worker stopped each time "
                     f"(last at step {row.step}); last reason: {row.error or 'unknown'}"
                 )
-                return None
-            row.attempts += 1
-            row.status = "running"
-            row.worker = worker
-            row.error = None
-            row.started_at = row.started_at or now()
-            row.heartbeat_at = now()
-            return _job(row), row.attempts
+            else:
+                row.attempts += 1
+                row.status = "running"
+                row.worker = worker
+                row.error = None
+                row.started_at = row.started_at or now()
+                row.heartbeat_at = now()
+            job = _job(row)
+        if job.status != "running":
+            log_job(job.status, job.id, job.tenant, attempt=job.attempts, step=job.step, error=job.error)
+            return None
+        event = "started" if job.attempts == 1 else "resumed"
+        log_job(event, job.id, job.tenant, attempt=job.attempts, step=job.step, worker=worker)
+        return job, job.attempts
 
     def report(
         self,
@@ -543,6 +623,9 @@ class JobStore:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return False
+            tenant, step = session.execute(
+                select(JobRow.tenant, JobRow.step).where(JobRow.id == job_id)
+            ).one()
             if model is not None:
                 session.add(
                     ModelRow(
@@ -554,6 +637,9 @@ class JobStore:
                         created_at=model.created_at,
                     )
                 )
+        log_job(
+            status, job_id, tenant, attempt=attempt, step=step, model=model.id if model else None, error=error
+        )
         return True
 
     def loss_curve(self, job_id: str) -> list[LossRecord]:

@@ -196,15 +196,24 @@ def test_a_silent_external_worker_s_job_is_requeued_after_stale_after_s(
 
 
 # ---------------------------------------------------------------------- the job's own failure
-def test_a_spec_that_fails_during_solve_ends_failed_over_the_api(tmp_path: Path, sqlite_url: str) -> None:
-    """Submitted over the API and run by the dispatcher's task: a spec whose initial value is
-    NaN on the whole domain passes validation but raises in ``solve``.  The runner records the
-    failure itself (the task does not raise); the API shows ``failed`` with the exception's
-    type and message, no model, and the event stream ends with that state."""
-    spec = tiny_spec(10)
-    spec["problem"]["conditions"][0]["value"] = "sqrt(x0 - 10)"
+def _diverging(steps: int = 40) -> dict[str, Any]:
+    """tiny_spec whose training blows up at once: Adam's first step (learning rate 10) makes
+    |u| so large that exp(u*u) overflows."""
+    spec = tiny_spec(steps)
+    spec["problem"]["equation"] = "u_t + u_x0 + exp(u*u)"
+    spec["problem"].pop("exact", None)
+    spec["training"]["learning_rate"] = 10.0
+    return spec
+
+
+def test_a_job_whose_training_diverges_fails_saying_where_and_keeps_the_best_model(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Submitted over the API and run by the dispatcher's task: training stops at the first
+    non-finite loss; the job fails with ``diverged at step N: <term>``, keeps the model of the
+    best finite parameters as its model_id, and the event stream ends with that state."""
     with in_process_client(tmp_path) as client:
-        response = client.post("/v1/jobs", json=spec, headers=ALICE)
+        response = client.post("/v1/jobs", json=_diverging(), headers=ALICE)
         assert response.status_code == 202, response.text
         job_id = response.json()["id"]
         settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
@@ -218,31 +227,35 @@ def test_a_spec_that_fails_during_solve_ends_failed_over_the_api(tmp_path: Path,
         assert finished == [job_id]
 
         job = client.get(f"/v1/jobs/{job_id}", headers=ALICE).json()
-        assert job["status"] == "failed" and job["model_id"] is None and job["attempts"] == 1
-        assert job["error"].startswith("ValueError: ") and len(job["error"]) > len("ValueError: ")
-        assert job["finished_at"] is not None
+        assert job["status"] == "failed" and job["attempts"] == 1 and job["finished_at"] is not None
+        assert job["error"] == "diverged at step 1: pde"
+        kept = client.get(f"/v1/models/{job['model_id']}", headers=ALICE).json()
+        assert kept["training"]["diverged"] == {"step": 1, "term": "pde"}
         listed = client.get("/v1/jobs", params={"status": "failed"}, headers=ALICE).json()["jobs"]
         assert [item["id"] for item in listed] == [job_id]
         with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=ALICE) as events:
             text = "".join(events.iter_text())
         assert json.loads(text.split("data: ", 1)[1])["error"] == job["error"]
-    assert _folders(tmp_path, "alice") == []
+    assert _folders(tmp_path, "alice") == [job["model_id"]]
 
 
 def test_a_model_that_cannot_be_written_fails_its_job_with_the_reason(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An ``exact`` that is NaN on the whole domain trains, but its measured errors are NaN and
-    the model folder refuses them: the job's own failure, recorded by the runner (``failed``
-    with the exception's type and message), not a crash of the task that leaves it running."""
-    spec = tiny_spec(10)
-    spec["problem"]["exact"] = "log(x0 - 10)"
+    """Saving the model fails (a full disk): the job's own failure, recorded by the runner
+    (``failed`` with the exception's type and message, no model), not a crash of the task
+    that leaves it running."""
+
+    def full_disk(self: Model, folder: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Model, "save", full_disk)
     store = JobStore.open(sqlite_url)
-    job_id = _submit(store, spec)
+    job_id = _submit(store, tiny_spec(10))
     assert run_job(job_id, sqlite_url, str(tmp_path)) == "failed"
     job = store.get_job(job_id)
     assert job is not None and job.status == "failed" and job.model_id is None
-    assert job.error == "ValueError: Out of range float values are not JSON compliant: nan"
+    assert job.error == "OSError: [Errno 28] No space left on device"
     assert _folders(tmp_path) == []
     store.close()
 

@@ -18,6 +18,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from service.api.auth import Tenant
 from service.api.deps import (
+    CONTROL,
+    check_idempotency_key,
+    check_name,
     job_or_404,
     not_found,
     remove_model_files,
@@ -27,7 +30,9 @@ from service.api.errors import ApiError
 from service.api.evaluation import (
     json_body,
 )
+from service.api.quotas import check_spec_caps, storage_check, too_many_jobs
 from service.api.schemas import (
+    BODY_RESPONSES,
     ERROR_RESPONSES,
     DeletedOut,
     JobOut,
@@ -65,8 +70,12 @@ def _page_token(job: Job) -> str:
 
 def _read_page_token(token: str) -> tuple[datetime, str]:
     try:
+        if CONTROL.search(token):
+            raise ValueError(token)
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         created, job_id = json.loads(raw)
+        if CONTROL.search(f"{created}{job_id}"):  # never in a token this server gave
+            raise ValueError(job_id)
         return datetime.fromisoformat(created), str(job_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(
@@ -83,9 +92,18 @@ def _read_page_token(token: str) -> tuple[datetime, str]:
     response_model=JobOut,
     responses={
         **ERROR_RESPONSES,
+        **BODY_RESPONSES,
+        200: {
+            "model": JobOut,
+            "description": "a replay: the job first made with this Idempotency-Key and spec",
+        },
         409: {
             "model": ERROR_RESPONSES[404]["model"],
             "description": "Idempotency-Key reused with another spec",
+        },
+        429: {
+            "model": ERROR_RESPONSES[404]["model"],
+            "description": "too_many_jobs (with Retry-After) or storage_quota_exceeded",
         },
     },
     tags=["jobs"],
@@ -100,8 +118,12 @@ async def submit(
 ) -> JSONResponse:
     """Queue a job.  Answers 202 with the job and `Location: /v1/jobs/{id}`.  Repeating a
     request with the same `Idempotency-Key` and spec returns the first job (200)."""
-    from service.jobs.store import IdempotencyConflictError
+    from service.jobs.store import IdempotencyConflictError, TooManyJobsError
 
+    check_name(spec.name)
+    check_idempotency_key(idempotency_key)
+    settings: Settings = request.app.state.settings
+    check_spec_caps(spec, settings)
     steps = spec.training.steps + (
         spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
     )
@@ -113,10 +135,14 @@ async def submit(
                 name=spec.name,
                 steps=steps,
                 idempotency_key=idempotency_key,
+                max_active=settings.max_active_jobs,
+                admit=storage_check(settings, tenant),
             )
         )
     except IdempotencyConflictError as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    except TooManyJobsError as exc:
+        raise too_many_jobs(exc) from None
     if created and request.app.state.dispatcher is not None:
         request.app.state.dispatcher.wake()
     return JSONResponse(
@@ -128,15 +154,17 @@ async def submit(
     "/v1/specs/validate",
     dependencies=[Depends(json_body)],
     response_model=ValidatedOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **BODY_RESPONSES},
     tags=["jobs"],
     summary="Check a job spec without submitting it",
 )
 async def validate_spec(
-    tenant: Tenant, spec: Annotated[JobSpec, Body(openapi_examples=SPEC_EXAMPLES)]
+    request: Request, tenant: Tenant, spec: Annotated[JobSpec, Body(openapi_examples=SPEC_EXAMPLES)]
 ) -> dict[str, Any]:
     """The same checks as `POST /v1/jobs`, and nothing queued: 200 with the spec as it
     would run (every default filled in) and its total steps, or 422 naming each mistake."""
+    check_name(spec.name)
+    check_spec_caps(spec, request.app.state.settings)
     steps = spec.training.steps + (
         spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
     )

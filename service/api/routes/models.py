@@ -17,6 +17,7 @@ from service.api.deps import (
     store_of,
     verified_weights,
 )
+from service.api.disconnect import CLIENT_CLOSED, run_unless_disconnected
 from service.api.errors import ApiError
 from service.api.evaluation import (
     NPY_TYPE,
@@ -31,6 +32,7 @@ from service.api.evaluation import (
 )
 from service.api.metrics import Metrics
 from service.api.schemas import (
+    BODY_RESPONSES,
     ERROR_RESPONSES,
     MODEL_RESPONSES,
     DeletedOut,
@@ -66,7 +68,9 @@ async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str
     response_model=EvaluateOut,
     responses={
         **MODEL_RESPONSES,
+        **BODY_RESPONSES,
         200: {"content": {NPZ_TYPE: {}}, "description": "JSON, or an .npz for an .npy request"},
+        415: {"model": ERROR_RESPONSES[404]["model"], "description": f"send JSON or {NPY_TYPE}"},
         413: {"model": ERROR_RESPONSES[404]["model"], "description": "too many points or bytes"},
     },
     openapi_extra={
@@ -106,14 +110,17 @@ async def evaluate_route(
         if form == "npy":
             points, wanted = parse_npy_request(body), parse_outputs(outputs)
         else:
-            points, wanted = parse_json_request(body)
+            points, wanted = parse_json_request(body, model.input_names)
         check_points(points, model)
         chosen = evaluate(model, points, wanted)
         if form == "npy":
             return encode_npz(chosen), NPZ_TYPE, len(points)
         return encode_json(chosen), "application/json", len(points)
 
-    content, media, count = await anyio.to_thread.run_sync(answer)
+    done = await run_unless_disconnected(request, lambda _stopped: answer())
+    if done is None:  # the client went away before the work began: nothing computed
+        return Response(status_code=CLIENT_CLOSED)
+    content, media, count = done
     metrics: Metrics = request.app.state.metrics
     metrics.evaluate_seconds.labels(form).observe(time.perf_counter() - started)
     metrics.evaluate_points.labels(form).inc(count)

@@ -9,6 +9,7 @@ that cannot be drawn as asked is a 422 ``invalid_plot`` whose message says what 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
@@ -16,18 +17,23 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.api.auth import Tenant
 from service.api.deps import job_or_404, load_model_of, store_of
+from service.api.disconnect import CLIENT_CLOSED, run_unless_disconnected
 from service.api.errors import ApiError
 from service.api.schemas import ERROR_RESPONSES, MODEL_RESPONSES, LossCurveOut
+from service.settings import ENV_VARIABLES, Settings
 from solver.plots import (
     DEFAULT_REACH,
     MAX_REACH,
     MAX_RESOLUTION,
     PLOT_KINDS,
     PlotError,
+    PlotStopped,
+    PlotWork,
     parse_assignments,
     parse_numbers,
     plot_loss_curve,
     plot_model,
+    plot_work,
 )
 
 PNG = "image/png"
@@ -41,6 +47,24 @@ assert set(PlotKind.__args__) == set(PLOT_KINDS)  # type: ignore[attr-defined]
 
 def _invalid(exc: PlotError) -> ApiError:
     return ApiError(422, "invalid_plot", str(exc))
+
+
+def _too_large(work: PlotWork, cap: int) -> ApiError:
+    """422 ``plot_too_large``: the plot's work is over RELUPDE_MAX_PLOT_WORK; names a smaller
+    resolution (or fewer panels when no resolution fits)."""
+    largest = min(work.largest_resolution(cap), MAX_RESOLUTION)
+    fix = (
+        f"ask for resolution={largest} or less"
+        if largest >= 2
+        else "ask for fewer time slices (times) or a line plot (y=none)"
+    )
+    return ApiError(
+        422,
+        "plot_too_large",
+        f"this plot needs {work.total:,} units of work ({work.describe()}), over this server's cap "
+        f"of {cap:,} points x layers x panels ({ENV_VARIABLES['max_plot_work']}); {fix}",
+        {"work": work.total, "limit": cap, "max_resolution": largest if largest >= 2 else None},
+    )
 
 
 def _png(content: bytes) -> Response:
@@ -93,24 +117,35 @@ async def model_plot(
     along a ray out to `reach` R) or `loss` (the training loss curve).  1-D slices are line
     plots, 2-D slices images; other inputs are held at `at`, time at each of `times`."""
     model, _ = await anyio.to_thread.run_sync(load_model_of, request, model_id, tenant)
+    settings: Settings = request.app.state.settings
 
-    def draw() -> bytes:
+    def draw(stopped: Callable[[], bool]) -> bytes:
+        fixed = parse_assignments(at) if at else None
+        slices = parse_numbers(times, "times") if times else None
+        work = plot_work(model, kind, x=x, y=y, at=fixed, times=slices, resolution=resolution)
+        if work.total > settings.max_plot_work:
+            raise _too_large(work, settings.max_plot_work)
         return plot_model(
             model,
             kind,
             x=x,
             y=y,
-            at=parse_assignments(at) if at else None,
-            times=parse_numbers(times, "times") if times else None,
+            at=fixed,
+            times=slices,
             resolution=resolution,
             direction=parse_numbers(direction, "direction") if direction else None,
             reach=reach,
+            should_stop=stopped,
         )
 
     try:
-        content = await anyio.to_thread.run_sync(draw)
+        content = await run_unless_disconnected(request, draw)
     except PlotError as exc:
         raise _invalid(exc) from None
+    except PlotStopped:
+        content = None
+    if content is None:  # the client went away: nothing drawn (or the drawing abandoned)
+        return Response(status_code=CLIENT_CLOSED)
     return _png(content)
 
 

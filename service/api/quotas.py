@@ -1,0 +1,116 @@
+"""The server's limits on jobs (docs/service.md, "Limits"): caps on a job spec, and per-tenant
+quotas checked at submit.
+
+* ``check_spec_caps``: ``training.time_limit_s`` over ``RELUPDE_MAX_TIME_LIMIT_S``, or more
+  steps (Adam + L-BFGS) than ``RELUPDE_MAX_STEPS``: 422 ``validation_error`` naming the cap
+  (nothing is clamped silently), for ``POST /v1/jobs`` and ``POST /v1/specs/validate`` alike;
+* ``too_many_jobs``: a tenant with ``RELUPDE_MAX_ACTIVE_JOBS`` jobs queued or running gets
+  429 ``too_many_jobs`` with ``Retry-After`` (the store counts, ``JobStore.create_job``);
+* ``storage_check``: a tenant whose stored models (``models/<tenant>/``) take more than
+  ``RELUPDE_MAX_MODEL_BYTES_PER_TENANT`` bytes gets 429 ``storage_quota_exceeded`` (no
+  Retry-After: waiting frees nothing, deleting models does).  429 rather than 507: the
+  tenant's quota is full, not the server's disk, and a 5xx would count as a server fault.
+
+An idempotent replay of an existing job is never refused by a quota (it creates nothing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from service.api.errors import ApiError
+from service.jobs.store import TooManyJobsError
+from service.settings import ENV_VARIABLES, Settings
+from solver import JobSpec
+
+RETRY_AFTER_S = 30
+
+
+def spec_steps(spec: JobSpec) -> int:
+    """The training steps a spec asks for: Adam, plus L-BFGS with optimizer adam+lbfgs."""
+    training = spec.training
+    return training.steps + (training.lbfgs_steps if training.optimizer == "adam+lbfgs" else 0)
+
+
+def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
+    """422 ``validation_error`` (one detail per cap passed) when the spec asks for more than
+    this server allows."""
+    problems: list[dict[str, Any]] = []
+    limit_s = spec.training.time_limit_s
+    if limit_s > settings.max_time_limit_s:
+        cap = f"{settings.max_time_limit_s:g}"
+        problems.append(
+            {
+                "field": "training.time_limit_s",
+                "message": f"{limit_s:g} s is over this server's cap of {cap} s "
+                f"({ENV_VARIABLES['max_time_limit_s']}); ask for {cap} s or less",
+                "type": "server_cap",
+                "given": limit_s,
+            }
+        )
+    steps = spec_steps(spec)
+    if steps > settings.max_steps:
+        problems.append(
+            {
+                "field": "training.steps",
+                "message": f"{steps} training steps (Adam + L-BFGS) are over this server's cap of "
+                f"{settings.max_steps} ({ENV_VARIABLES['max_steps']}); ask for {settings.max_steps} or fewer",
+                "type": "server_cap",
+                "given": steps,
+            }
+        )
+    if problems:
+        message = f"{problems[0]['field']}: {problems[0]['message']}"
+        if len(problems) > 1:
+            message += " (and 1 more problem)"
+        raise ApiError(422, "validation_error", message, problems)
+
+
+def too_many_jobs(exc: TooManyJobsError) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_jobs",
+        f"this API key has {exc.active} jobs queued or running, the most this server allows at once "
+        f"({exc.limit}); wait for some to finish, or cancel some (POST /v1/jobs/{{id}}/cancel), and "
+        f"submit again (try after {RETRY_AFTER_S} s)",
+        {"active": exc.active, "limit": exc.limit},
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def stored_bytes(folder: Path, stop_above: int | None = None) -> int:
+    """Bytes of the files under ``folder`` (symlinks not followed; 0 when it does not exist),
+    counted until the sum passes ``stop_above``."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+        if stop_above is not None and total > stop_above:
+            break
+    return total
+
+
+def storage_check(settings: Settings, tenant: str) -> Callable[[], None]:
+    """A check for ``JobStore.create_job(admit=...)``: 429 ``storage_quota_exceeded`` when the
+    tenant's model folders already take more than the budget."""
+    budget = settings.max_model_bytes_per_tenant
+
+    def check() -> None:
+        used = stored_bytes(settings.models_dir / tenant, stop_above=budget)
+        if used > budget:
+            raise ApiError(
+                429,
+                "storage_quota_exceeded",
+                f"the models of this API key take more than {budget} bytes, the most this server "
+                "keeps per tenant; delete models you no longer need (DELETE /v1/models/{id}, or "
+                "DELETE /v1/jobs/{id} with its model), then submit again",
+                {"used_bytes_at_least": used, "limit_bytes": budget},
+            )
+
+    return check
