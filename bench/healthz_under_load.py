@@ -131,7 +131,7 @@ def main() -> None:
                 ms = [v * 1000 for v in latencies]
                 answered = ", ".join(f"{n} x {code}" for code, n in sorted(statuses.items())) or "-"
                 print(
-                    f"| {name} | {len(ms)} | {statistics.median(ms):.1f} | {percentile(ms, 99):.1f} "
+                    f"| {name} | {len(ms)} | {statistics.median(ms):.1f} | {percentile(ms, 0.99):.1f} "
                     f"| {max(ms):.1f} | {answered} |"
                 )
         finally:
