@@ -184,7 +184,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "fuzz-evaluate",
         "evaluate fails after the model is found (reached only with a real model id)",
         "service/api/evaluation.py",
-        "    return json.dumps({k: _jsonable(v) for k, v in chosen.items()}, allow_nan=False).encode()\n",
+        '    return ("{" + ", ".join(fields) + "}").encode()\n',
         '    raise RuntimeError("mutant")\n',
         ("tests/service/test_openapi_fuzz.py",),
     ),
@@ -582,6 +582,10 @@ def run(mutants: list[Mutant]) -> list[tuple[Mutant, str, float]]:
         clean = Path(scratch) / "clean"
         _copy_tree(clean)
         _check_imports(clean)
+        for mutant in mutants:  # every breakage applies, before minutes are spent on any
+            count = (clean / mutant.path).read_text(encoding="utf-8").count(mutant.old)
+            if count != 1:
+                raise SystemExit(f"{mutant.name}: the text to break occurs {count} times in {mutant.path}")
         baseline: set[tuple[str, ...]] = set()  # test sets seen passing on the unbroken copy
         for mutant in mutants:
             if mutant.tests not in baseline:
