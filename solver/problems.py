@@ -247,7 +247,7 @@ class PDEProblem:
         dt = ts / steps
         state = xs
         for k in range(steps):
-            env = space_env(k * dt, state)
+            env = space_env(ts - k * dt, state)  # coefficients at time t - s (backward)
             drift = (
                 torch.zeros_like(state)
                 if self.k_drift is None

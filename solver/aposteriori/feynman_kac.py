@@ -158,13 +158,13 @@ def _simulate(
             martingale = torch.zeros_like(martingale)
             # k = 0: deterministic integrand, cancels in every antithetic pair
             integrand = None if k == 0 else _space_gradient(control, (ts - k * dt).detach(), state.detach())
-        diffusion = _euler_step(problem, k * dt, state, dt, noise[k] * sqrt_dt)
+        diffusion = _euler_step(problem, ts - k * dt, state, dt, noise[k] * sqrt_dt)
         state = state + diffusion[0]
         if integrand is not None:
             martingale = martingale + diffusion[1].detach()
         if richardson and k % 2 == 1:
             increment = (noise[k - 1] + noise[k]) * sqrt_dt
-            coarse = coarse + _euler_step(problem, (k - 1) * dt, coarse, 2 * dt, increment)[0]
+            coarse = coarse + _euler_step(problem, ts - (k - 1) * dt, coarse, 2 * dt, increment)[0]
     if integrand is not None:
         correction = correction + (integrand * martingale).sum(1)
     phi = problem.initial.evaluate(space_env(None, state), state[:, 0])

@@ -83,3 +83,20 @@ def test_euler_maruyama_evaluates_the_volatility_along_the_path() -> None:
     torch.testing.assert_close(grad[:, 1], torch.zeros(n, dtype=F64))
     frozen = x0 * x0 * (1 + s * s * horizon)
     assert abs(frozen - x0 * x0 * growth) > 30 * error  # the test can tell the two apart
+
+
+def test_time_dependent_coefficients_are_taken_at_t_minus_s() -> None:
+    """u_t = (t + x0) u_x0, u(0) = x0: u(t, x) = E[X_t] with dX_s = (t - s + X_s) ds, so
+    u(1, 0) = e (1 - 1) + 1 = 1 (Euler, 32 steps: 1 + O(dt)); coefficients taken at the forward
+    time s would give e - 2 = 0.718 instead."""
+    p = problem(drift=["t + x0", "0"], volatility="1e-9", initial="x0")
+    n = 8
+    x = torch.zeros(n, 2, dtype=F64)
+    t = torch.ones(n, dtype=F64)
+    value, _ = p.feynman_kac(t, x, seed=3)
+    state, dt = 0.0, 1.0 / 32  # the Euler scheme's value, by its recurrence
+    for k in range(32):
+        state = state + (1.0 - k * dt + state) * dt
+    euler = state
+    torch.testing.assert_close(value, torch.full((n,), euler, dtype=F64), rtol=1e-6, atol=1e-6)
+    assert abs(euler - 1.0) < 0.05 and abs(euler - (math.e - 2)) > 0.2
