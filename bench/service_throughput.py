@@ -15,7 +15,11 @@ every caller is the tenant ``default``), waits for ``/healthz``, and then measur
    end to end as a user sees them: encoding the points, the request, decoding the answer
    into numpy arrays.  Medians over ``--repeats``; "vs in-process" is HTTP points/s over
    in-process points/s.
-3. **Latency under concurrency**: ``--clients`` threads, each with its own keep-alive
+3. **Request overhead**: ``--overhead-requests`` requests of one point each, one after
+   another: in process, JSON evaluate over HTTP, /healthz and a bare FastAPI route served
+   the same way in another process (the floor), in alternation; p50 and p99.  The service
+   hardening target is checked: JSON evaluate p50 at most 1.5 ms.
+4. **Latency under concurrency**: ``--clients`` threads, each with its own keep-alive
    ``httpx.Client``, each sending ``--requests`` JSON evaluate requests back to back, once
    with 1 point and once with 1,000 points per request; p50 and p99 latency and the total
    requests/s.
@@ -66,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "transport-1d.json"
 NPY = "application/x-npy"
 TARGET_BULK_RATIO = 0.5
+TARGET_OVERHEAD_S = 0.0015
 POLL_S = 0.01
 Points = NDArray[np.float64]
 Method = Callable[[Points], None]
@@ -293,6 +298,61 @@ def throughput(
     return medians
 
 
+#: The floor: a FastAPI app with one route that returns a constant, served like relupde
+#: (uvicorn, httptools, uvloop) in its own process.
+BARE_APP = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/echo", response_model=None)
+async def echo():
+    return {"value": [0.0], "gradient": [[0.0, 0.0]]}
+port = int(sys.argv[1])
+uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", loop="uvloop", log_level="warning")
+"""
+
+
+def request_overhead(
+    client: httpx.Client, path: str, point: Points, model: Model, requests: int
+) -> dict[str, list[float]]:
+    """Seconds per request: in process, JSON evaluate over HTTP, /healthz, and a bare FastAPI
+    route in another process (the floor of any FastAPI request on this machine); alternating."""
+    body = {"points": point.tolist()}
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as floor:
+            for _ in range(100):
+                try:
+                    floor.post("/echo", json=body)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            kinds: dict[str, Callable[[], object]] = {
+                "in-process model.evaluate": lambda: model.evaluate(point),
+                "JSON evaluate over HTTP": lambda: client.post(path, json=body).raise_for_status().json(),
+                "GET /healthz": lambda: client.get("/healthz").raise_for_status(),
+                "bare FastAPI route (floor)": lambda: floor.post("/echo", json=body).raise_for_status(),
+            }
+            return _alternate(kinds, requests)
+    finally:
+        bare.terminate()
+        bare.wait()
+
+
+def _alternate(kinds: dict[str, Callable[[], object]], requests: int) -> dict[str, list[float]]:
+    for call in kinds.values():  # warm-up: the model cache, the record cache, the connection
+        for _ in range(20):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    for _ in range(requests):
+        for name, call in kinds.items():
+            start = time.perf_counter()
+            call()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
 def percentile(samples: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) with linear interpolation between order statistics."""
     ordered = sorted(samples)
@@ -373,6 +433,7 @@ def main() -> None:
         default=None,
         help="torch threads in process and in the server's API process (OMP_NUM_THREADS); default: torch's",
     )
+    parser.add_argument("--overhead-requests", type=int, default=500, help="1-point requests per kind")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.threads is not None:
@@ -488,7 +549,30 @@ def run(server: Server, args: argparse.Namespace) -> None:
                 print(f"| {n:,} | {name} | {seconds * 1000:.2f} | {fmt_rate(n / seconds)} | {ratio} |")
         print()
 
-        # ---- 3. latency under concurrency
+        # ---- 3. request overhead: one point, many requests, one connection
+        overhead = request_overhead(client, path, sample_points(spec, 1, rng), model, args.overhead_requests)
+        print(
+            f"## Request overhead: {args.overhead_requests} requests of 1 point, one after another on one "
+            "keep-alive connection, the kinds in alternation"
+        )
+        print()
+        print("| request | p50 ms | p99 ms |")
+        print("|---|---|---|")
+        for name, samples in overhead.items():
+            print(
+                f"| {name} | {percentile(samples, 0.5) * 1000:.2f} | {percentile(samples, 0.99) * 1000:.2f} |"
+            )
+        p50 = percentile(overhead["JSON evaluate over HTTP"], 0.5)
+        verdict = "met" if p50 <= TARGET_OVERHEAD_S else "NOT met"
+        print()
+        print(
+            f"Target (service hardening): one JSON evaluate of a single point at p50 <= "
+            f"{TARGET_OVERHEAD_S * 1000:.1f} ms: {p50 * 1000:.2f} ms, {verdict}.  /healthz makes two "
+            "reads in worker threads (store, scheduler); the bare route is FastAPI's own floor."
+        )
+        print()
+
+        # ---- 4. latency under concurrency
         print(
             f"## Latency under concurrency: {args.clients} clients (threads, one keep-alive httpx.Client "
             f"each), {args.requests} JSON evaluate requests each, back to back"
@@ -512,7 +596,7 @@ def run(server: Server, args: argparse.Namespace) -> None:
                 print(f"\nerror: {error}")
         print()
 
-        # ---- 4. the target
+        # ---- 5. the target
         big = max(args.sizes)
         bulk_ratio = medians[(big, "in-process")] / medians[(big, "HTTP bulk .npy/.npz")]
         verdict = "met" if bulk_ratio >= TARGET_BULK_RATIO else "NOT met"

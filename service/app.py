@@ -22,6 +22,7 @@ from service.api.evaluation import (
 )
 from service.api.limits import BodyLimit
 from service.api.metrics import Metrics
+from service.api.offload import EvaluatePool
 from service.api.routes import dashboard, jobs, models, ops, plots
 from service.api.timeouts import ReadTimeout
 from service.jobs.dispatcher import Dispatcher
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, dispatch: bool = True) -> FastAPI:
         finally:
             if app.state.dispatcher is not None:
                 await anyio.to_thread.run_sync(app.state.dispatcher.stop)
+            await anyio.to_thread.run_sync(app.state.evaluate_pool.shutdown)
             store.close()
 
     app = FastAPI(
@@ -68,6 +70,7 @@ def create_app(settings: Settings, *, dispatch: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.auth = Authenticator(settings.api_keys)
     app.state.models = ModelCache()
+    app.state.evaluate_pool = EvaluatePool(settings.evaluate_processes)
     app.add_middleware(BodyLimit)
     app.add_middleware(ReadTimeout, seconds=settings.read_timeout_s)
     install_error_handlers(app)

@@ -76,7 +76,9 @@ def serve_command(host: str, port: int, workers: int | None) -> int:
     print(f"relupde: data in {settings.data_dir}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     http, loop = fast_server_options()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", http=http, loop=loop)
+    app = create_app(settings)
+    app.state.evaluate_pool.start()  # warm: the first large evaluate does not wait for torch to import
+    uvicorn.run(app, host=host, port=port, log_level="info", http=http, loop=loop)
     return 0
 
 

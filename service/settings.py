@@ -59,8 +59,11 @@ ENV_VARIABLES = {
     "max_model_bytes_per_tenant": "RELUPDE_MAX_MODEL_BYTES_PER_TENANT",
     "max_time_limit_s": "RELUPDE_MAX_TIME_LIMIT_S",
     "max_steps": "RELUPDE_MAX_STEPS",
+    "max_parameters": "RELUPDE_MAX_PARAMETERS",
+    "max_points": "RELUPDE_MAX_POINTS",
     "read_timeout_s": "RELUPDE_READ_TIMEOUT_S",
     "max_plot_work": "RELUPDE_MAX_PLOT_WORK",
+    "evaluate_processes": "RELUPDE_EVALUATE_PROCESSES",
 }
 
 #: Defaults of the limits (docs/service.md, "Limits").
@@ -68,6 +71,10 @@ DEFAULT_MAX_ACTIVE_JOBS = 20
 DEFAULT_MAX_MODEL_BYTES_PER_TENANT = 2 * 1024**3
 DEFAULT_MAX_TIME_LIMIT_S = 86400.0
 DEFAULT_MAX_STEPS = 11_000_000  # the spec's own caps: 10,000,000 Adam + 1,000,000 L-BFGS steps
+# a network of 50 million weights (400 MB in float64, some GB while training) and a draw of
+# 2 million points: every example and benchmark passes with room, a 64 x 4096 network not
+DEFAULT_MAX_PARAMETERS = 50_000_000
+DEFAULT_MAX_POINTS = 2_000_000
 DEFAULT_READ_TIMEOUT_S = 30.0
 # points x network layers x panels of one plot: every default plot passes on the deepest
 # network (120^2 points x 65 layers x 3 panels = 2,808,000), 6 panels of 400^2 points on a
@@ -87,8 +94,11 @@ class Settings(BaseSettings):
     (default: the cores split between workers).  ``examples_dir``: job specs the dashboard
     offers (default: the checkout's examples/).  The limits (docs/service.md, "Limits"):
     ``max_active_jobs`` queued + running jobs per tenant, ``max_model_bytes_per_tenant`` of
-    stored models per tenant, ``max_time_limit_s`` and ``max_steps`` per job spec,
+    stored models per tenant, ``max_time_limit_s``, ``max_steps``, ``max_parameters`` (network
+    weights) and ``max_points`` (per draw) per job spec,
     ``read_timeout_s`` of silence while a request body arrives, ``max_plot_work`` per plot.
+    ``evaluate_processes``: processes that evaluate large JSON requests away from the event
+    loop (service.api.offload); 0: in threads of the API process.
     """
 
     model_config = SettingsConfigDict(env_prefix="RELUPDE_", frozen=True, extra="ignore")
@@ -104,8 +114,11 @@ class Settings(BaseSettings):
     max_model_bytes_per_tenant: int = DEFAULT_MAX_MODEL_BYTES_PER_TENANT
     max_time_limit_s: float = DEFAULT_MAX_TIME_LIMIT_S
     max_steps: int = DEFAULT_MAX_STEPS
+    max_parameters: int = DEFAULT_MAX_PARAMETERS
+    max_points: int = DEFAULT_MAX_POINTS
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_plot_work: int = DEFAULT_MAX_PLOT_WORK
+    evaluate_processes: int = 1
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -118,6 +131,8 @@ class Settings(BaseSettings):
         "max_active_jobs",
         "max_model_bytes_per_tenant",
         "max_steps",
+        "max_parameters",
+        "max_points",
         "max_plot_work",
         mode="before",
     )
@@ -135,6 +150,20 @@ class Settings(BaseSettings):
             raise SettingsError(f"{name} must be a whole number >= 1, got {text!r}") from None
         if number < 1:
             raise SettingsError(f"{name} must be >= 1, got {number}")
+        return number
+
+    @field_validator("evaluate_processes", mode="before")
+    @classmethod
+    def _processes(cls, value: Any) -> Any:
+        name = ENV_VARIABLES["evaluate_processes"]
+        if isinstance(value, bool):
+            raise SettingsError(f"{name} must be a whole number >= 0, got {value!r}")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number >= 0, got {value!r}") from None
+        if number < 0:
+            raise SettingsError(f"{name} must be >= 0 (0: evaluate in threads), got {number}")
         return number
 
     @field_validator("max_time_limit_s", "read_timeout_s", mode="before")

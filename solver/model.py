@@ -74,6 +74,18 @@ class Model:
         self.estimate = estimate
 
     @property
+    def estimate(self) -> dict[str, Any] | None:
+        """The a-posteriori estimate's JSON (docs/error-estimates.md), or None."""
+        return self._estimate
+
+    @estimate.setter
+    def estimate(self, value: dict[str, Any] | None) -> None:
+        # parsed once here, not on every evaluate call (a quarter of a small call's cost)
+        self._estimate = value
+        self._bounds = [] if value is None else [ErrorBound.from_json(b) for b in value.get("bounds", [])]
+        self._global = None if value is None or "eps_value" not in value else GlobalEstimate.from_json(value)
+
+    @property
     def n_inputs(self) -> int:
         return self.network.in_features
 
@@ -115,35 +127,34 @@ class Model:
         value = torch.cat(values).numpy() if values else np.zeros(0)
         gradient = torch.cat(gradients).numpy() if gradients else np.zeros((0, self.n_inputs))
         bound = gradient_bound = None
-        if self.global_estimate is not None:
-            bound, gradient_bound = pointwise_bounds(self.global_estimate, array)
-        elif self.estimate is not None:
-            bound, gradient_bound = self._constant_bounds(array)
-        return Evaluation(value, gradient, bound, gradient_bound, self.inside(array))
+        if self._global is not None:
+            bound, gradient_bound = pointwise_bounds(self._global, array)
+            return Evaluation(value, gradient, bound, gradient_bound, self._in_slab(array))
+        covered = self._covered(array)
+        if self._estimate is not None:
+            bound, gradient_bound = self._constant_bounds(covered)
+        whole = isinstance(self.spec.problem.domain, WholeSpaceDomain)
+        return Evaluation(value, gradient, bound, gradient_bound, self._in_slab(array) if whole else covered)
 
     @property
     def bounds(self) -> list[ErrorBound]:
         """The a-posteriori error bounds of the estimate (docs/error-estimates.md), or []."""
-        if self.estimate is None:
-            return []
-        return [ErrorBound.from_json(item) for item in self.estimate.get("bounds", [])]
+        return list(self._bounds)
 
     @property
     def global_estimate(self) -> GlobalEstimate | None:
         """The whole-space global estimate (docs/global-estimate.md), or None."""
-        if self.estimate is None or "eps_value" not in self.estimate:
-            return None
-        return GlobalEstimate.from_json(self.estimate)
+        return self._global
 
     def _constant_bounds(
-        self, array: NDArray[np.float64]
+        self, inside: NDArray[np.bool_]
     ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
-        """A certified or statistical sup bound holds at every point of the domain (x slab):
-        that constant there, +inf (no promise) elsewhere; None where there is no such bound."""
-        inside = self._covered(array)
+        """A certified or statistical sup bound holds at every point of the domain (x slab),
+        ``inside`` (``_covered``): that constant there, +inf (no promise) elsewhere; None
+        where there is no such bound."""
         found: list[NDArray[np.float64] | None] = []
         for quantity in ("max_abs_error", "max_gradient_error"):
-            values = [b.value for b in self.bounds if b.quantity == quantity and b.kind != "indicator"]
+            values = [b.value for b in self._bounds if b.quantity == quantity and b.kind != "indicator"]
             found.append(None if not values else np.where(inside, min(values), np.inf))
         return found[0], found[1]
 

@@ -51,8 +51,8 @@ class Authenticator:
         return found
 
 
-def tenant_of(request: Request) -> str:
-    """FastAPI dependency: the caller's tenant."""
+async def tenant_of(request: Request) -> str:
+    """FastAPI dependency: the caller's tenant (async: no I/O, so no worker-thread hop)."""
     auth: Authenticator = request.app.state.auth
     return auth.tenant(request.headers.get("authorization"))
 

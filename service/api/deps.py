@@ -48,9 +48,9 @@ def not_found(kind: str, ident: str) -> ApiError:
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def plain_ids(request: Request) -> None:
+async def plain_ids(request: Request) -> None:
     """App-wide dependency: 404 for an id in the path that holds a control character (no such
-    id can exist), before any route looks it up."""
+    id can exist), before any route looks it up (async: no worker-thread hop)."""
     for name, value in request.path_params.items():
         if name.endswith("_id") and isinstance(value, str) and CONTROL.search(value):
             raise not_found(name.removesuffix("_id"), value)
@@ -118,7 +118,9 @@ def load_model_of(request: Request, model_id: str, tenant: str) -> tuple[Model, 
     cache: ModelCache = request.app.state.models
     folder = model_folder(request, record)
     try:
-        return cache.get(folder), record
+        model = cache.get(folder)
+        cache.remember(model_id, tenant, folder)
+        return model, record
     except ModelFileError as exc:  # the message names no server path
         raise corrupted(model_id, str(exc).replace(str(folder), "<model folder>")) from None
 

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,11 @@ NPY_TYPE = "application/x-npy"
 NPZ_TYPE = "application/x-npz"
 JSON_TYPE = "application/json"
 CACHE_SIZE = 16
+#: How long a (model id, tenant) -> folder lookup is trusted without asking the store again.
+RECORD_TTL_S = 1.0
+#: JSON evaluate bodies up to this size are answered on the event loop when the model is
+#: loaded: parsing and evaluating some hundred points costs less than a thread hop.
+INLINE_BYTES = 8192
 
 
 def check_media_type(content_type: str | None, accepted: Sequence[str]) -> str:
@@ -58,17 +64,51 @@ async def json_body(request: Request) -> None:
 
 
 class ModelCache:
-    """Loaded models by folder, least recently used evicted first; safe across threads."""
+    """Loaded models by folder, least recently used evicted first; safe across threads.
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    Beside the models it remembers, for ``RECORD_TTL_S`` seconds, which folder a (model id,
+    tenant) pair was last found at in the store, so that a small evaluate of a model that is
+    already loaded needs no store lookup and no worker thread (``ready``).  A delete through
+    this process forgets both at once; a delete through another API process of the same
+    deployment is seen here at most ``RECORD_TTL_S`` seconds later.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE, record_ttl_s: float = RECORD_TTL_S) -> None:
         self.size = size
+        self.record_ttl_s = record_ttl_s
         self._models: OrderedDict[Path, Model] = OrderedDict()
+        self._records: dict[tuple[str, str], tuple[Path, float]] = {}
         self._lock = threading.Lock()
 
     def forget(self, folder: Path) -> None:
-        """Drop the model loaded from ``folder`` (its files were deleted)."""
+        """Drop the model loaded from ``folder`` (its files were deleted) and every record
+        that points at it."""
         with self._lock:
             self._models.pop(folder, None)
+            for key in [key for key, (path, _) in self._records.items() if path == folder]:
+                del self._records[key]
+
+    def remember(self, model_id: str, tenant: str, folder: Path) -> None:
+        """The store just said that the tenant's ``model_id`` lives in ``folder``."""
+        with self._lock:
+            if len(self._records) >= 64 * self.size:  # bounded: drop the expired, else all
+                now = time.monotonic()
+                self._records = {k: v for k, v in self._records.items() if v[1] > now}
+                if len(self._records) >= 64 * self.size:
+                    self._records.clear()
+            self._records[(model_id, tenant)] = (folder, time.monotonic() + self.record_ttl_s)
+
+    def ready(self, model_id: str, tenant: str) -> Model | None:
+        """The tenant's model when it was looked up within the TTL and is loaded; else None
+        (then look it up in the store, in a worker thread)."""
+        with self._lock:
+            found = self._records.get((model_id, tenant))
+            if found is None or found[1] <= time.monotonic():
+                return None
+            model = self._models.get(found[0])
+            if model is not None:
+                self._models.move_to_end(found[0])
+            return model
 
     def get(self, folder: Path) -> Model:
         with self._lock:
@@ -108,13 +148,20 @@ def _too_many_points(count: str, inputs: Sequence[str] | None = None) -> ApiErro
     )
 
 
+def _count(body: bytes, byte: bytes, piece: int = 1 << 20) -> int:
+    """``body.count(byte)`` a megabyte at a time: between the pieces other threads (the event
+    loop) get the GIL, which one call over 60 MB would hold for tens of milliseconds."""
+    view = memoryview(body)
+    return sum(view[start : start + piece].tobytes().count(byte) for start in range(0, len(body), piece))
+
+
 def check_json_size(body: bytes, inputs: Sequence[str] | None = None) -> None:
     """413 for a body that cannot be within the limits, found by counting bytes before it is
     parsed (so no body is parsed beyond what could be accepted): every point opens a list
     ``[``, and n points of d numbers hold n*d - 1 commas."""
-    if body.count(b"[") > MAX_JSON_POINTS + 2:  # the points, the list of them, the outputs
+    if _count(body, b"[") > MAX_JSON_POINTS + 2:  # the points, the list of them, the outputs
         raise _too_many_points(f"more than {MAX_JSON_POINTS} points")
-    if inputs is not None and body.count(b",") > MAX_JSON_POINTS * max(len(inputs), 1) + COMMA_SLACK:
+    if inputs is not None and _count(body, b",") > MAX_JSON_POINTS * max(len(inputs), 1) + COMMA_SLACK:
         raise _too_many_points(f"more numbers than {MAX_JSON_POINTS} points of {len(inputs)} hold", inputs)
 
 

@@ -1,9 +1,11 @@
 """The server's limits on jobs (docs/service.md, "Limits"): caps on a job spec, and per-tenant
 quotas checked at submit.
 
-* ``check_spec_caps``: ``training.time_limit_s`` over ``RELUPDE_MAX_TIME_LIMIT_S``, or more
-  steps (Adam + L-BFGS) than ``RELUPDE_MAX_STEPS``: 422 ``validation_error`` naming the cap
-  (nothing is clamped silently), for ``POST /v1/jobs`` and ``POST /v1/specs/validate`` alike;
+* ``check_spec_caps``: ``training.time_limit_s`` over ``RELUPDE_MAX_TIME_LIMIT_S``, more
+  steps (Adam + L-BFGS) than ``RELUPDE_MAX_STEPS``, a network of more weights than
+  ``RELUPDE_MAX_PARAMETERS`` or a draw of more points than ``RELUPDE_MAX_POINTS``: 422
+  ``validation_error`` naming the cap (nothing is clamped silently), for ``POST /v1/jobs``
+  and ``POST /v1/specs/validate`` alike;
 * ``too_many_jobs``: a tenant with ``RELUPDE_MAX_ACTIVE_JOBS`` jobs queued or running gets
   429 ``too_many_jobs`` with ``Retry-After`` (the store counts, ``JobStore.create_job``);
 * ``storage_check``: a tenant whose stored models (``models/<tenant>/``) take more than
@@ -16,6 +18,7 @@ An idempotent replay of an existing job is never refused by a quota (it creates 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +36,22 @@ def spec_steps(spec: JobSpec) -> int:
     """The training steps a spec asks for: Adam, plus L-BFGS with optimizer adam+lbfgs."""
     training = spec.training
     return training.steps + (training.lbfgs_steps if training.optimizer == "adam+lbfgs" else 0)
+
+
+def spec_parameters(spec: JobSpec) -> int:
+    """Weights and biases of the spec's network: sum over layers of N_l (N_{l-1} + 1), with
+    N_0 = d (+1 with time) and N_L = 1 (1 + d for divergence_form)."""
+    problem = spec.problem
+    inputs = problem.dimension + (1 if problem.time is not None else 0)
+    outputs = 1 + problem.dimension if problem.kind == "divergence_form" else 1
+    widths = [inputs, *spec.network.hidden, outputs]
+    return sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(widths))
+
+
+def spec_points(spec: JobSpec) -> int:
+    """Points of one draw: the interior ones plus the boundary ones of every condition."""
+    conditions = len(getattr(spec.problem, "conditions", None) or ())
+    return spec.training.points.interior + spec.training.points.boundary * max(1, conditions)
 
 
 def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
@@ -62,10 +81,33 @@ def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
                 "given": steps,
             }
         )
+    parameters = spec_parameters(spec)
+    if parameters > settings.max_parameters:
+        problems.append(
+            {
+                "field": "network.hidden",
+                "message": f"a network of {parameters} weights and biases is over this server's cap of "
+                f"{settings.max_parameters} ({ENV_VARIABLES['max_parameters']}); use fewer or narrower "
+                "hidden layers",
+                "type": "server_cap",
+                "given": spec.network.hidden,
+            }
+        )
+    points = spec_points(spec)
+    if points > settings.max_points:
+        problems.append(
+            {
+                "field": "training.points",
+                "message": f"{points} points per draw (interior + boundary per condition) are over this "
+                f"server's cap of {settings.max_points} ({ENV_VARIABLES['max_points']}); ask for fewer",
+                "type": "server_cap",
+                "given": points,
+            }
+        )
     if problems:
         message = f"{problems[0]['field']}: {problems[0]['message']}"
         if len(problems) > 1:
-            message += " (and 1 more problem)"
+            message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
         raise ApiError(422, "validation_error", message, problems)
 
 

@@ -117,12 +117,13 @@ BOB = {"Authorization": "Bearer bob-key"}
 
 @contextmanager
 def in_process_client(data_dir: Path, **settings: Any) -> Iterator[TestClient]:
-    """The app in this process, without workers (jobs stay queued), tenants alice and bob."""
+    """The app in this process, without workers (jobs stay queued), tenants alice and bob;
+    large evaluates in threads unless ``evaluate_processes`` is given."""
     config = Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'jobs.sqlite3'}",
         api_keys={"alice-key": "alice", "bob-key": "bob"},
-        **settings,
+        **{"evaluate_processes": 0, **settings},
     )
     with TestClient(create_app(config, dispatch=False), raise_server_exceptions=False) as client:
         yield client

@@ -9,12 +9,14 @@ nothing.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from service.api.evaluation import ModelCache
 from service.client import BadRequestError, Client, NotFoundError
 from service.jobs.runner import checkpoint_path
 from service.jobs.store import JobStore
@@ -93,6 +95,25 @@ def test_deleting_a_model_keeps_its_job_without_a_model(tmp_path: Path) -> None:
         job = client.get(f"/v1/jobs/{job_id}", headers=ALICE).json()
         assert job["status"] == "succeeded" and job["model_id"] is None
         _envelope(client.delete(f"/v1/models/{model_id}", headers=ALICE), 404, "not_found")
+
+
+def test_a_delete_by_another_api_process_is_seen_within_the_record_ttl(tmp_path: Path) -> None:
+    """Small evaluates of a loaded model skip the store for RECORD_TTL_S; a delete made through
+    another API process (here: straight in the store) is seen once that has passed, and the
+    shortcut never serves another tenant."""
+    with in_process_client(tmp_path) as client:
+        model_id, _ = register_model(client, tmp_path, tiny_spec(8, hidden=4))
+        cache: ModelCache = client.app.state.models  # type: ignore[attr-defined]
+        cache.record_ttl_s = 0.2
+        points = {"points": [[0.5, 1.0]]}
+        path = f"/v1/models/{model_id}/evaluate"
+        assert client.post(path, json=points, headers=ALICE).status_code == 200
+        assert cache.ready(model_id, "alice") is not None and cache.ready(model_id, "bob") is None
+        _envelope(client.post(path, json=points, headers=BOB), 404, "not_found")
+        store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+        assert store.delete_model(model_id, "alice") is not None
+        time.sleep(0.3)
+        _envelope(client.post(path, json=points, headers=ALICE), 404, "not_found")
 
 
 def test_validate_checks_a_spec_and_queues_nothing(tmp_path: Path) -> None:

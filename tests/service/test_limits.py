@@ -186,6 +186,28 @@ def test_time_limit_and_steps_above_the_caps_are_refused(tmp_path: Path, path: s
         assert answer.json()["spec"]["training"]["time_limit_s"] == 60
 
 
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/specs/validate"])
+def test_networks_and_draws_above_the_caps_are_refused(tmp_path: Path, path: str) -> None:
+    """tiny_spec: 2 inputs (t, x0), one condition; hidden [8, 8] has 8*3 + 8*9 + 1*9 = 105
+    weights and biases; 64 interior + 16 boundary points on each of 2 conditions = 96 per draw."""
+    with in_process_client(tmp_path, max_parameters=105, max_points=96) as client:
+        spec = tiny_spec(10, hidden=8)
+        spec["training"]["points"] = {"interior": 64, "boundary": 16}
+        answer = client.post(path, json=spec, headers=ALICE)  # exactly at both caps
+        assert answer.status_code in (200, 202), answer.text
+        wider = {**spec, "network": {**spec["network"], "hidden": [8, 9]}}
+        error = _error(client.post(path, json=wider, headers=ALICE), 422, "validation_error")
+        assert [(d["field"], d["type"]) for d in error["details"]] == [("network.hidden", "server_cap")]
+        assert "115 weights and biases" in error["message"] and "RELUPDE_MAX_PARAMETERS" in error["message"]
+        more = {**spec, "training": {**spec["training"], "points": {"interior": 65, "boundary": 16}}}
+        error = _error(client.post(path, json=more, headers=ALICE), 422, "validation_error")
+        assert [d["field"] for d in error["details"]] == ["training.points"]
+        assert "97 points" in error["message"]
+        both = {**wider, "training": more["training"]}
+        error = _error(client.post(path, json=both, headers=ALICE), 422, "validation_error")
+        assert len(error["details"]) == 2 and "(and 1 more problem)" in error["message"]
+
+
 # ---------------------------------------------------------------------- read timeout
 def _head(length: int, extra: str = "") -> bytes:
     return (

@@ -1,6 +1,7 @@
 """Schemathesis over the job routes, POST /v1/jobs included, on an app whose limits keep every
-job it accepts tiny: ``max_steps`` 50 and ``max_time_limit_s`` 5 (RELUPDE_MAX_STEPS,
-RELUPDE_MAX_TIME_LIMIT_S), and ``max_active_jobs`` 10.
+job it accepts tiny: ``max_steps`` 50, ``max_time_limit_s`` 5, ``max_parameters`` 2,000 and
+``max_points`` 1,000 (RELUPDE_MAX_STEPS, RELUPDE_MAX_TIME_LIMIT_S, RELUPDE_MAX_PARAMETERS,
+RELUPDE_MAX_POINTS), and ``max_active_jobs`` 10.
 
 Proven here: no request gets a 5xx; every error carries the envelope; a 429 too_many_jobs
 (once the fuzzing has queued 10 jobs) carries Retry-After; and every job spec accepted
@@ -9,14 +10,16 @@ Generated specs are mostly invalid problems, so in the fuzzing phase most JSON b
 these two routes are a real problem (transport-1d shrunk) with training within the caps or
 over one of them (or the generated ``training`` section): once the module's tests passed,
 both accepted specs and refusals by a cap (``type`` ``server_cap``) are shown to have
-happened.  The app runs without workers (``dispatch=False``): generated jobs are validated
-and queued, never trained; jobs are executed only in the live tests (test_live.py).
+happened.  The app runs with its dispatcher and one worker process (one torch thread), so
+the generated jobs it accepts are trained while the fuzzing goes on: the job routes are
+exercised on queued, running, finished and failed jobs alike.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +32,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from service.app import create_app
+from service.jobs.store import JobStore
 from service.settings import Settings
 from tests.service.conftest import tiny_spec
 
 HEADERS = {"Authorization": "Bearer fuzz-key"}
 MAX_STEPS = 50
 MAX_TIME_LIMIT_S = 5.0
+MAX_PARAMETERS = 2_000
+MAX_POINTS = 1_000
 DATA = Path(tempfile.mkdtemp(prefix="relupde-fuzz-jobs-"))
 APP = create_app(
     Settings(
@@ -43,9 +49,12 @@ APP = create_app(
         api_keys={"fuzz-key": "fuzz"},
         max_steps=MAX_STEPS,
         max_time_limit_s=MAX_TIME_LIMIT_S,
+        max_parameters=MAX_PARAMETERS,
+        max_points=MAX_POINTS,
         max_active_jobs=10,
+        workers=1,
+        torch_threads=1,
     ),
-    dispatch=False,
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(path_regex=r"^/v1/(jobs|specs)")
 SUBMIT = ("POST", "/v1/jobs")
@@ -74,9 +83,16 @@ def running_app(request: pytest.FixtureRequest) -> Iterator[None]:
             SEEDED.append(job)
             DISPOSABLE.append(client.post("/v1/jobs", json=_tiny(10 + index), headers=HEADERS).json()["id"])
         yield
+        store: JobStore = client.app.state.store  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60  # accepted jobs were trained, not only queued
+        while not store.count_by_status()["succeeded"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        trained = store.count_by_status()
+        client.app.state.dispatcher.stop(timeout=120)  # type: ignore[attr-defined]  # before DATA goes
     shutil.rmtree(DATA, ignore_errors=True)
     if request.session.testsfailed > failed_before:
         return
+    assert trained["succeeded"], f"no generated job was trained to the end: {trained}"
     for operation in (SUBMIT, VALIDATE):
         if any(op == operation for op, _ in OUTCOMES):  # the operation ran (not deselected)
             assert OUTCOMES[operation, "accepted"], f"{operation}: no spec accepted: {dict(OUTCOMES)}"

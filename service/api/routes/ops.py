@@ -24,9 +24,13 @@ router = APIRouter()
 async def healthz(request: Request) -> dict[str, Any]:
     """Liveness: the store answers; the dispatcher's state and live workers."""
     store = store_of(request)
-    await anyio.to_thread.run_sync(store.schema_version)
     dispatcher: Dispatcher | None = request.app.state.dispatcher
-    info = await anyio.to_thread.run_sync(dispatcher.scheduler_info) if dispatcher else {"state": "disabled"}
+
+    def check() -> dict[str, Any]:  # both reads in one worker-thread hop
+        store.ping()
+        return dispatcher.scheduler_info() if dispatcher else {"state": "disabled"}
+
+    info = await anyio.to_thread.run_sync(check)
     return {"status": "ok", "version": VERSION, "store": store.engine.dialect.name, "dispatcher": info}
 
 
