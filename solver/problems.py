@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, Region, Slab, derived_seed, uniform
+from solver.domains import DTYPE, Slab, derived_seed
 from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
+from solver.regions import region_of
 from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
 
 # Feynman-Kac paths per point, in antithetic pairs: KOLMOGOROV_PATHS, fewer where
@@ -122,7 +123,7 @@ class PDEProblem:
     def __init__(self, spec: Problem) -> None:
         self.spec = spec
         self.d = spec.dimension
-        self.region = Region.from_spec(spec.domain, self.d)
+        self.region = region_of(spec.domain, self.d)
         self.slab = Slab.from_spec(spec.time)
         self.has_time = self.slab is not None
         self.n_inputs = self.d + (1 if self.has_time else 0)
@@ -171,7 +172,9 @@ class PDEProblem:
         """
         gen = torch.Generator().manual_seed(0)
         n = 64
-        x = self.region.interior(torch.rand(n, self.region.interior_columns(), dtype=DTYPE, generator=gen))
+        x, _ = self.region.draw_interior(n, 0, "uniform")
+        gen.manual_seed(0)
+        torch.rand(n, self.region.interior_columns(), dtype=DTYPE, generator=gen)  # as the draw did
         p = torch.randn(n, self.d, dtype=DTYPE, generator=gen).requires_grad_(True)
         env = space_env(None, x)
         env.update({"u": torch.zeros(n, dtype=DTYPE), "grad_u": p})
@@ -196,17 +199,15 @@ class PDEProblem:
     ) -> dict[str, PointSet]:
         """Fresh point sets for every residual term, deterministic in (seed, draw)."""
         sets: dict[str, PointSet] = {}
-        cols = self.region.interior_columns() + (1 if self.has_time else 0)
-        u = uniform(interior, cols, derived_seed(seed, "interior", draw), method)
+        extra = 1 if self.has_time else 0
+        x, u = self.region.draw_interior(interior, derived_seed(seed, "interior", draw), method, extra)
         t = self.slab.times(u[:, -1]) if self.slab is not None else None
-        x = self.region.interior(u[:, : self.region.interior_columns()])
         sets["interior"] = self._interior_targets(PointSet(t, x), seed, draw)
         for index, (cond, expr) in enumerate(self.conditions):
             name = f"condition{index}"
             if isinstance(cond, Initial):
                 assert self.slab is not None
-                uc = uniform(boundary, self.region.interior_columns(), derived_seed(seed, name, draw), method)
-                xc = self.region.interior(uc)
+                xc, _ = self.region.draw_interior(boundary, derived_seed(seed, name, draw), method)
                 tc = torch.full((boundary,), self.slab.start, dtype=DTYPE)
                 targets = {
                     "value": expr.evaluate(space_env(None, xc), xc[:, 0]),
@@ -214,9 +215,10 @@ class PDEProblem:
                 }
                 sets[name] = PointSet(tc, xc, None, targets)
                 continue
-            cols_b = self.region.boundary_columns() + (1 if self.has_time else 0)
-            ub = uniform(boundary, cols_b, derived_seed(seed, name, draw), method)
-            xb, normals = self.region.boundary(ub[:, : self.region.boundary_columns()], cond.on)
+            extra = 1 if self.has_time else 0
+            xb, normals, ub = self.region.draw_boundary(
+                boundary, cond.on, derived_seed(seed, name, draw), method, extra
+            )
             tb = self.slab.times(ub[:, -1]) if self.slab is not None else None
             targets = {"value": expr.evaluate(space_env(tb, xb), xb[:, 0])}
             sets[name] = PointSet(tb, xb, normals, targets)
@@ -365,13 +367,7 @@ class PDEProblem:
 
     def validation_inputs(self, n: int, seed: int) -> Tensor:
         """Fresh points (independent of training draws) for measuring errors."""
-        cols = self.region.interior_columns() + (1 if self.has_time else 0)
-        gen = torch.Generator().manual_seed(derived_seed(seed, "validation"))
-        u = torch.rand(n, cols, dtype=DTYPE, generator=gen)
-        if self.region.kind == "whole":  # the asked-for box (-R, R)^d, where Psi ~ Phi
-            x = (2.0 * u[:, : self.d] - 1.0) * self.region.radius / (1.0 + WHOLE_SPACE_MARGIN)
-        else:
-            x = self.region.interior(u[:, : self.region.interior_columns()])
+        x, u = self.region.draw_validation(n, derived_seed(seed, "validation"), 1 if self.has_time else 0)
         if self.slab is None:
             return x
         return torch.cat([self.slab.times(u[:, -1]).unsqueeze(1), x], 1)

@@ -1,4 +1,5 @@
-"""Domains and sampling: points where they belong, outward normals, determinism."""
+"""Sampling (solver.domains) and the regions of box, ball and whole space (solver.regions):
+points where they belong, outward normals, determinism."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 import torch
 
 from solver import domains
-from solver.domains import WHOLE_SPACE_MARGIN, Region, Slab, derived_seed, sobol
+from solver.domains import WHOLE_SPACE_MARGIN, Slab, derived_seed, sobol
+from solver.regions import Region, region_of
 from solver.spec import (
     BallDomain,
     BallSpec,
@@ -23,7 +25,7 @@ F64 = torch.float64
 
 
 def box(lower: list[float], upper: list[float]) -> Region:
-    return Region.from_spec(BoxDomain(box=BoxSpec(lower=lower, upper=upper)), len(lower))
+    return region_of(BoxDomain(box=BoxSpec(lower=lower, upper=upper)), len(lower))
 
 
 def test_sobol_draws_are_deterministic_and_uniform() -> None:
@@ -62,7 +64,7 @@ def test_one_named_face() -> None:
 
 
 def test_ball_interior_and_sphere() -> None:
-    region = Region.from_spec(BallDomain(ball=BallSpec(center=[1.0, -2.0, 0.5], radius=2.0)), 3)
+    region = region_of(BallDomain(ball=BallSpec(center=[1.0, -2.0, 0.5], radius=2.0)), 3)
     x = region.interior(sobol(4000, region.interior_columns(), 4))
     r = (x - region.center).norm(dim=1)
     assert float(r.max()) <= 2.0
@@ -77,7 +79,7 @@ def test_whole_space_trains_on_the_padded_box_at_every_scale_and_time_slabs_map_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(domains, "RADIAL_EVERY", 2)
-    region = Region.from_spec(WholeSpaceDomain(whole_space=WholeSpaceSpec(train_radius=3.0)), 4)
+    region = region_of(WholeSpaceDomain(whole_space=WholeSpaceSpec(train_radius=3.0)), 4)
     padded = 3.0 * (1 + WHOLE_SPACE_MARGIN)
     x = region.interior(sobol(4000, region.interior_columns(), 6))
     assert float(x.abs().max()) <= padded
