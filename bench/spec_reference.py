@@ -264,8 +264,13 @@ def _visit(
         _children(found, row, path)
 
 
+def _seen(found: list[Section], model: type[BaseModel]) -> bool:
+    return any(row.model is model for section in found for row in section.rows)
+
+
 def _children(found: list[Section], row: Row, path: str) -> None:
     members, in_list = models_in(row.info.annotation)
+    members = [m for m in members if not _seen(found, m)]  # a recursive type (union of domains)
     if not members:
         return
     where = f"{path}.{row.name}" if path else row.name

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from solver.spec import TimeInterval
+if TYPE_CHECKING:  # no import at run time: solver.spec uses solver.regions, which uses this module
+    from solver.spec import TimeInterval
 
 DTYPE = torch.float64
 # Whole space: Phi is trained on (-R', R')^d with R' = (1 + WHOLE_SPACE_MARGIN) R, so that the

@@ -17,7 +17,7 @@ applies the interval extension of each operation:
   [0, max(a_lo^n, a_hi^n)] when 0 is in a, n < 0 is 1 / a^|n| (infinite when 0 is in a^|n|);
   a constant real p needs a_lo >= 0 (monotone x^p on [0, inf)), a non-constant exponent
   y needs a_lo >= 0 and is exp(y log a); a base that can be negative raises ``ValueError``;
-* exp, sinh, tanh, sqrt, log are monotone (log: [-inf, ...] when the argument reaches 0 or
+* exp, sinh, tanh, atan, sqrt, log are monotone (log: [-inf, ...] when the argument reaches 0 or
   below; sqrt: the argument is cut at 0; both raise ``ValueError`` when the argument is
   negative on a whole box), cosh has its minimum 1 at 0, abs its minimum 0 at 0, sign is
   monotone with values in {-1, 0, 1};
@@ -298,6 +298,7 @@ FUNCTION_ENCLOSURES: dict[str, Callable[[Interval], Interval]] = {
     "log": _log,
     "sqrt": _sqrt,
     "tanh": _monotone(torch.tanh, -1.0, 1.0),
+    "atan": _monotone(torch.atan, -math.pi / 2, math.pi / 2),
     "sinh": _monotone(torch.sinh),
     "cosh": _cosh,
     "abs": _abs,

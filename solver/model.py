@@ -30,6 +30,7 @@ from safetensors.torch import save as save_safetensors
 from models import ReLUNetwork
 from solver.aposteriori import ErrorBound
 from solver.estimate import GlobalEstimate, pointwise_bounds
+from solver.regions import Region, region_of
 from solver.spec import BallDomain, BoxDomain, JobSpec, WholeSpaceDomain
 
 FORMAT_VERSION = 1
@@ -72,6 +73,7 @@ class Model:
         self.metrics = metrics
         self.errors = errors
         self.estimate = estimate
+        self._shape: Region | None = None  # the region of a polygon or set operation, built once
 
     @property
     def estimate(self) -> dict[str, Any] | None:
@@ -187,10 +189,17 @@ class Model:
             ok &= ((x >= np.asarray(domain.box.lower)) & (x <= np.asarray(domain.box.upper))).all(1)
         elif isinstance(domain, BallDomain):
             ok &= np.linalg.norm(x - np.asarray(domain.ball.center), axis=1) <= domain.ball.radius
-        else:
+        elif isinstance(domain, WholeSpaceDomain):
             radius = domain.whole_space.train_radius
             ok &= (np.abs(x) <= radius).all(1)
+        else:  # a polygon or a set operation
+            ok &= self._region().contains(torch.from_numpy(np.ascontiguousarray(x))).numpy()
         return ok
+
+    def _region(self) -> Region:
+        if self._shape is None:
+            self._shape = region_of(self.spec.problem.domain, self.spec.problem.dimension)
+        return self._shape
 
     # ------------------------------------------------------------------ persistence
     def manifest(self, weights_sha256: str) -> dict[str, Any]:

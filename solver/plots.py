@@ -42,7 +42,8 @@ from numpy.typing import NDArray
 from solver.estimate import pointwise_bounds
 from solver.model import Model
 from solver.problems import PDEProblem
-from solver.spec import BallDomain, BoxDomain, WholeSpaceDomain
+from solver.regions import region_of
+from solver.spec import SHAPED, BallDomain, BoxDomain, WholeSpaceDomain
 from solver.training import LossRecord
 
 PLOT_KINDS = ("solution", "error", "gradient_error", "bound", "loss")
@@ -90,8 +91,8 @@ class View:
 
 
 def input_ranges(model: Model) -> dict[str, tuple[float, float]]:
-    """The domain's extent along every input: box, ball's bounding box, (-R, R) for the whole
-    space, [start, end] for t."""
+    """The domain's extent along every input: box, the bounding box of a ball, polygon or set
+    operation, (-R, R) for the whole space, [start, end] for t."""
     problem = model.spec.problem
     domain = problem.domain
     d = problem.dimension
@@ -100,10 +101,12 @@ def input_ranges(model: Model) -> dict[str, tuple[float, float]]:
     elif isinstance(domain, BallDomain):
         r = domain.ball.radius
         spans = [(c - r, c + r) for c in domain.ball.center]
-    else:
-        assert isinstance(domain, WholeSpaceDomain)
+    elif isinstance(domain, WholeSpaceDomain):
         r = domain.whole_space.train_radius
         spans = [(-r, r)] * d
+    else:  # a polygon or a set operation: its bounding box
+        region = region_of(domain, d)
+        spans = list(zip(region.lower.tolist(), region.upper.tolist(), strict=True))
     ranges = {f"x{i}": (float(lo), float(hi)) for i, (lo, hi) in enumerate(spans)}
     if problem.time is not None:
         return {"t": (float(problem.time.start), float(problem.time.end)), **ranges}
@@ -225,11 +228,16 @@ def _grid_points(model: Model, view: View, t: float | None) -> tuple[NDArray[np.
 
 
 def _outside(model: Model, points: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Points of a ball problem outside the ball (blank in the picture)."""
+    """Points outside a ball, a polygon or a set operation (blank in the picture)."""
     domain = model.spec.problem.domain
+    offset = 1 if model.spec.problem.time is not None else 0
+    if isinstance(domain, SHAPED):
+        inside = region_of(domain, model.spec.problem.dimension).contains(
+            torch.from_numpy(np.ascontiguousarray(points[:, offset:]))
+        )
+        return np.asarray(~inside.numpy())
     if not isinstance(domain, BallDomain):
         return np.zeros(points.shape[0], dtype=bool)
-    offset = 1 if model.spec.problem.time is not None else 0
     space = points[:, offset:]
     distance = np.linalg.norm(space - np.asarray(domain.ball.center), axis=1)
     return np.asarray(distance > domain.ball.radius * (1 + 1e-12))

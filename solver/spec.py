@@ -20,7 +20,16 @@ from pydantic_core import PydanticCustomError
 from torch import Tensor
 
 from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
-from solver.spec_checks import boundary_points, check_diffusion, finite_values, needs_data, sample_points
+from solver.regions import region_of
+from solver.regions.polygon import polygon_problem
+from solver.spec_checks import (
+    SAMPLES,
+    boundary_points,
+    check_diffusion,
+    finite_values,
+    needs_data,
+    sample_points,
+)
 from solver.spec_errors import suggestion
 
 Expr = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -186,7 +195,100 @@ class WholeSpaceDomain(Strict):
     )
 
 
-DOMAIN_KEYS = ("box", "ball", "whole_space")
+class PolygonSpec(Strict):
+    """A simple polygon of R^2: its vertices in order around it (either orientation)."""
+
+    vertices: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        min_length=3,
+        max_length=1000,
+        description="The vertices [x0, x1] in order around the polygon, 3 to 1000; the polygon must be "
+        "simple (no two edges cross or touch). Edge k, the condition target 'edge<k>', runs from "
+        "vertex k to vertex k+1 (the last one back to vertex 0).",
+        examples=[[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]],
+    )
+
+    @model_validator(mode="after")
+    def _simple(self) -> PolygonSpec:
+        problem = polygon_problem([(v[0], v[1]) for v in self.vertices])
+        if problem is not None:
+            raise ValueError(f"polygon: {problem}")
+        span = max(abs(c) for v in self.vertices for c in v)
+        if not math.isfinite(4 * span * span):
+            raise ValueError("polygon: the vertices are too large (their squares must be finite)")
+        return self
+
+
+class PolygonDomain(Strict):
+    """A polygon domain (dimension 2): {"polygon": {"vertices": [[x, y], ...]}}."""
+
+    polygon: PolygonSpec = Field(
+        description="The polygon's vertices.",
+        examples=[{"vertices": [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]}],
+    )
+
+
+def _members(operation: str, members: list[Any], exactly: int | None = None) -> None:
+    if not members:
+        raise ValueError(
+            f'{operation}: an empty list; name the regions, e.g. [{{"box": ...}}, {{"ball": ...}}]'
+        )
+    if exactly is not None and len(members) != exactly:
+        raise ValueError(
+            f"{operation}: takes exactly {exactly} regions [D1, D2] (D1 minus D2), got {len(members)}"
+        )
+    if any(isinstance(m, WholeSpaceDomain) for m in members):
+        raise ValueError(f"{operation}: takes boxes, balls, polygons and set operations, not whole_space")
+
+
+class UnionDomain(Strict):
+    """Points in any of the regions: {"union": [D, ...]}; conditions on "boundary" only."""
+
+    union: list[Domain] = Field(
+        max_length=16,
+        description="1 to 16 regions (box, ball, polygon or a set operation) of the same dimension.",
+        examples=[[{"box": {"lower": [0, 0], "upper": [2, 1]}}, {"box": {"lower": [0, 0], "upper": [1, 2]}}]],
+    )
+
+    @model_validator(mode="after")
+    def _some(self) -> UnionDomain:
+        _members("union", self.union)
+        return self
+
+
+class IntersectionDomain(Strict):
+    """Points in every one of the regions: {"intersection": [D, ...]}; conditions on "boundary"."""
+
+    intersection: list[Domain] = Field(
+        max_length=16,
+        description="1 to 16 regions (box, ball, polygon or a set operation) of the same dimension, "
+        "which must overlap.",
+        examples=[[{"box": {"lower": [0, 0], "upper": [1, 1]}}, {"ball": {"center": [0, 0], "radius": 1}}]],
+    )
+
+    @model_validator(mode="after")
+    def _some(self) -> IntersectionDomain:
+        _members("intersection", self.intersection)
+        return self
+
+
+class DifferenceDomain(Strict):
+    """Points of D1 not in D2: {"difference": [D1, D2]}; conditions on "boundary" only."""
+
+    difference: list[Domain] = Field(
+        description="Exactly two regions [D1, D2]: D1 minus D2 (the closure of that set).",
+        examples=[
+            [{"box": {"lower": [-1, -1], "upper": [1, 1]}}, {"box": {"lower": [0, -1], "upper": [1, 0]}}]
+        ],
+    )
+
+    @model_validator(mode="after")
+    def _two(self) -> DifferenceDomain:
+        _members("difference", self.difference, exactly=2)
+        return self
+
+
+DOMAIN_KEYS = ("box", "ball", "whole_space", "polygon", "union", "intersection", "difference")
+SHAPED = (PolygonDomain, UnionDomain, IntersectionDomain, DifferenceDomain)
 
 
 def _domain_key(data: Any) -> str | None:
@@ -201,13 +303,20 @@ def _domain_key(data: Any) -> str | None:
 Domain = Annotated[
     Annotated[BoxDomain, Tag("box")]
     | Annotated[BallDomain, Tag("ball")]
-    | Annotated[WholeSpaceDomain, Tag("whole_space")],
+    | Annotated[WholeSpaceDomain, Tag("whole_space")]
+    | Annotated[PolygonDomain, Tag("polygon")]
+    | Annotated[UnionDomain, Tag("union")]
+    | Annotated[IntersectionDomain, Tag("intersection")]
+    | Annotated[DifferenceDomain, Tag("difference")],
     Discriminator(
         _domain_key,
         custom_error_type="domain_kind",
-        custom_error_message="a domain is an object with exactly one key: box, ball or whole_space",
+        custom_error_message="a domain is an object with exactly one key: box, ball, whole_space, polygon, "
+        "union, intersection or difference",
     ),
 ]
+for _model in (UnionDomain, IntersectionDomain, DifferenceDomain):
+    _model.model_rebuild()
 
 
 class Growth(Strict):
@@ -349,6 +458,15 @@ class ProblemBase(Strict):
             raise ValueError(
                 f"domain.ball.center has {len(domain.ball.center)} coordinates but dimension is {d}"
             )
+        if isinstance(domain, SHAPED):
+            try:
+                region = region_of(domain, d)
+            except ValueError as exc:
+                raise ValueError(f"domain: {exc}") from None
+            if region.dimension != d:
+                raise ValueError(
+                    f"domain: a {region.kind} of dimension {region.dimension}, but dimension is {d}"
+                )
         if isinstance(domain, WholeSpaceDomain) and self.growth is None:
             raise ValueError("growth ({'kappa': k, 'constant': C}) is required for a whole_space domain")
         names = self.names()
@@ -392,8 +510,17 @@ class ProblemBase(Strict):
             center, radius = list(domain.ball.center), domain.ball.radius
             lower, upper = [c - radius for c in center], [c + radius for c in center]
             return sample_points(lower, upper, (center, radius), time)
-        radius = domain.whole_space.train_radius
-        return sample_points([-radius] * self.dimension, [radius] * self.dimension, None, time)
+        if isinstance(domain, WholeSpaceDomain):
+            radius = domain.whole_space.train_radius
+            return sample_points([-radius] * self.dimension, [radius] * self.dimension, None, time)
+        # a polygon or a set operation: a fixed draw of the region, its vertices' box corners too
+        region = region_of(domain, self.dimension)
+        x, u = region.draw_interior(SAMPLES, 0, "uniform", extra=1)
+        if time is None:
+            return None, x
+        t = time[0] + (time[1] - time[0]) * u[:, 0]
+        t[:2] = torch.tensor(time, dtype=t.dtype)[: min(2, t.shape[0])]
+        return t, x
 
     def _check_finite(self, checks: list[Sampled], points: tuple[Tensor | None, Tensor]) -> None:
         """Every expression is a finite number at the sample points (solver.spec_checks): on the
@@ -410,6 +537,10 @@ class ProblemBase(Strict):
                     None if self.time is None else torch.full((x.shape[0],), self.time.start, dtype=x.dtype)
                 )
                 finite_values(check.where, check.expression, start, x)
+            elif isinstance(domain, SHAPED):
+                region = region_of(domain, self.dimension)
+                on, _, _ = region.draw_boundary(x.shape[0], check.at, 0, "uniform")
+                finite_values(check.where, check.expression, t, on)
             else:
                 finite_values(check.where, check.expression, t, boundary_points(x, check.at, box, ball))
 
@@ -433,6 +564,12 @@ def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") 
 
 def _check_on(on: str, d: int, domain: Domain, where: str) -> None:
     if on == "boundary":
+        return
+    if isinstance(domain, SHAPED):
+        parts = region_of(domain, d).parts()
+        if on not in parts:
+            shown = ", ".join(repr(p) for p in parts[:8]) + (", ..." if len(parts) > 8 else "")
+            raise ValueError(f"{where}.on: {on!r} is not a boundary part of this domain; allowed: {shown}")
         return
     match = FACE.match(on)
     if match is None or not isinstance(domain, BoxDomain):

@@ -105,3 +105,12 @@ def verdict(bounds: list[ErrorBound]) -> str:
     if best is None:
         return "no error bound for this problem"
     return best.verdict()
+
+
+def no_guarantee(reason: str) -> list[ErrorBound]:
+    """The four quantities with no bound (+inf, kind ``indicator``), saying why."""
+    how = f"no guaranteed bound: {reason}"
+    return [
+        ErrorBound(q, math.inf, "indicator", None, "none", how)
+        for q in ("max_abs_error", "rms_error", "max_gradient_error", "rms_gradient_error")
+    ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from models import ReLUNetwork
-from solver.aposteriori.bound import ErrorBound
+from solver.aposteriori.bound import ErrorBound, no_guarantee
 from solver.problems import PDEProblem
 from solver.spec import DivergenceForm, FirstOrder, Kolmogorov
+
+#: The region kinds the estimators are built for (their constants, lifts and certificates).
+ESTIMATED_REGIONS = ("box", "ball", "whole")
 
 
 def error_bounds(
@@ -21,6 +24,10 @@ def error_bounds(
     if not 0.0 < effort <= 1.0:
         raise ValueError(f"effort must lie in (0, 1], got {effort}")
     spec = problem.spec
+    if problem.region.kind not in ESTIMATED_REGIONS:
+        return no_guarantee(
+            f"the estimators need a box, a ball or the whole space; this domain is a {problem.region.kind}"
+        )
     if isinstance(spec, FirstOrder):
         from solver.aposteriori import hamilton_jacobi, transport
 

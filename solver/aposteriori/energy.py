@@ -57,7 +57,7 @@ import torch
 from torch import Tensor
 
 from models import ReLUNetwork
-from solver.aposteriori.bound import CONFIDENCE, ErrorBound, NoGuaranteeError
+from solver.aposteriori.bound import CONFIDENCE, ErrorBound, NoGuaranteeError, no_guarantee
 from solver.aposteriori.confidence import mean_upper
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import Expression, space_env
@@ -407,14 +407,6 @@ def _drift_vector(problem: PDEProblem) -> Tensor:
     return torch.tensor([_constant(b) for b in problem.drift], dtype=DTYPE)
 
 
-def _indicator(reason: str) -> list[ErrorBound]:
-    how = f"no guaranteed bound: {reason}"
-    return [
-        ErrorBound(q, math.inf, "indicator", None, "none", how)
-        for q in ("max_abs_error", "rms_error", "max_gradient_error", "rms_gradient_error")
-    ]
-
-
 def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float = 1.0) -> list[ErrorBound]:
     """The majorant's rms bounds (statistical) and sampled indicators of the maxima."""
     from solver.aposteriori import energy_shell
@@ -429,7 +421,7 @@ def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float =
         boundary_delta = delta * boundary_count / (boundary_count + shell_count)
         found = integrals(network, problem, coeffs, seed, boundary_delta)
     except NoGuaranteeError as exc:
-        return _indicator(str(exc))
+        return no_guarantee(str(exc))
     span = problem.slab.end - problem.slab.start if problem.slab is not None else None
     bound = majorant(found, coeffs, span)
     direct = energy_shell.integrals(

@@ -62,8 +62,6 @@ def polygon_problem(vertices: Sequence[Point]) -> str | None:
         for j in range(i + 1, n):
             if vertices[i] == vertices[j]:
                 return f"vertices {i} and {j} are the same point {list(vertices[i])}"
-    if abs(signed_area(vertices)) <= 1e-14 * max(1.0, max(abs(c) for v in vertices for c in v)) ** 2:
-        return "the vertices enclose no area (they lie on one line)"
     for i in range(n):
         a, b = vertices[i], vertices[(i + 1) % n]
         for j in range(i + 1, n):
@@ -75,6 +73,8 @@ def polygon_problem(vertices: Sequence[Point]) -> str | None:
                     f"edge{i} ({list(a)} -> {list(b)}) and edge{j} ({list(c)} -> {list(d)}) cross or touch: "
                     "the polygon must be simple (list the vertices in order around it)"
                 )
+    if abs(signed_area(vertices)) <= 1e-14 * max(1.0, max(abs(c) for v in vertices for c in v)) ** 2:
+        return "the vertices enclose no area (they lie on one line)"
     # two neighbouring edges that fold back onto each other overlap along a segment
     for i in range(n):
         a, b, c = vertices[i - 1], vertices[i], vertices[(i + 1) % n]

@@ -5,9 +5,10 @@ They have no direct map from the unit cube, so they sample by rejection, determi
 * **interior**: rows of a draw in the bounding box are kept when the point lies in the set,
   in order, with their extra columns, until n are found (each further round draws with a
   seed derived from the first one);
-* **boundary**: each row picks a component (with probability proportional to the size of
-  its boundary) and takes that component's boundary point and outward normal (for the
-  subtracted set of a difference, the normal turned around); the candidate (p, n) is kept
+* **boundary**: each component draws boundary points and outward normals (for the
+  subtracted set of a difference, the normal turned around) in proportion to the size of
+  its boundary, the rows are shuffled (a seeded permutation), a candidate on a face an
+  earlier component has too is dropped (drawn once, not twice), and the candidate (p, n) is kept
   when the set contains p - eps n and not p + eps n (eps = 1e-6 of the bounding box), so
   where two components touch (an L-shape made of two boxes) the shared face is not taken
   for boundary.
@@ -39,11 +40,6 @@ class SetOperation(Region):
     members: list[Region]
 
     def __init__(self, members: Sequence[Region], lower: Tensor, upper: Tensor) -> None:
-        dimensions = {m.dimension for m in members}
-        if len(dimensions) != 1:
-            raise ValueError(
-                f"the regions of a {self.operation} have different dimensions: {sorted(dimensions)}"
-            )
         self.members = list(members)
         self.dimension = members[0].dimension
         if bool((lower > upper).any()):
@@ -102,7 +98,6 @@ class SetOperation(Region):
             raise ValueError(f"{on!r} is not a part of a {self.operation}; its one part is 'boundary'")
         pieces = self.pieces()
         weights = torch.tensor([member.boundary_measure() for member, _ in pieces], dtype=DTYPE)
-        cdf = torch.cumsum(weights / weights.sum(), 0)
         eps = STEP * self.scale()
         found: list[Tensor] = []
         normals: list[Tensor] = []
@@ -111,28 +106,48 @@ class SetOperation(Region):
         batch = 2 * n + 64
         for round_ in range(ROUNDS):
             base = seed if round_ == 0 else derived_seed(seed, round_)
-            choice = uniform(batch, 1 + extra, derived_seed(base, "choice"), method)
-            pick = torch.searchsorted(cdf, choice[:, 0].clamp(max=1 - 1e-15).contiguous()).clamp(
-                max=len(pieces) - 1
-            )
-            x = torch.empty(batch, self.dimension, dtype=DTYPE)
-            normal = torch.empty(batch, self.dimension, dtype=DTYPE)
-            for index, (member, sign) in enumerate(pieces):
-                px, pn, _ = member.draw_boundary(
-                    batch, "boundary", derived_seed(base, "member", index), method
-                )
-                rows = pick == index
-                x[rows], normal[rows] = px[rows], sign * pn[rows]
+            # each member draws its share of the batch, in proportion to its boundary (a
+            # stratified split: choosing rows by another low-discrepancy column would select
+            # a structured subset of each member's sequence), then the rows are shuffled
+            shares = torch.round(batch * weights / weights.sum()).long().clamp_min(1).tolist()
+            drawn = [
+                member.draw_boundary(int(m), "boundary", derived_seed(base, "member", index), method, extra)
+                for index, ((member, _), m) in enumerate(zip(pieces, shares, strict=True))
+            ]
+            x = torch.cat([px for px, _, _ in drawn])
+            normal = torch.cat([sign * pn for (_, sign), (_, pn, _) in zip(pieces, drawn, strict=True)])
+            more = torch.cat([pu for _, _, pu in drawn])
+            source = torch.cat([torch.full((int(m),), i) for i, m in enumerate(shares)])
+            shuffle = torch.Generator().manual_seed(derived_seed(base, "order"))
+            order = torch.randperm(x.shape[0], generator=shuffle)
+            x, normal, more, source = x[order], normal[order], more[order], source[order]
             keep = self.contains(x - eps * normal) & ~self.contains(x + eps * normal)
+            keep &= ~self._claimed(x, normal, source, eps)
             found.append(x[keep])
             normals.append(normal[keep])
-            rest.append(choice[keep, 1:])
+            rest.append(more[keep])
             count += int(keep.sum())
             if count >= n:
                 break
         else:
             raise ValueError(f"could not draw {n} boundary points of the {self.operation} in {ROUNDS} rounds")
         return torch.cat(found)[:n], torch.cat(normals)[:n], torch.cat(rest)[:n]
+
+    def _claimed(self, x: Tensor, normal: Tensor, source: Tensor, eps: float) -> Tensor:
+        """Candidates on a face that an earlier piece of the same orientation has too (two
+        boxes of a union sharing the line x0 = -1): kept from the first piece only, so that
+        a coincident part of the boundary is not drawn twice as often."""
+        pieces = self.pieces()
+        claimed = torch.zeros(x.shape[0], dtype=torch.bool)
+        for i in range(1, len(pieces)):
+            rows = source == i
+            if pieces[i][1] < 0 or not bool(rows.any()):
+                continue
+            inward, outward = x[rows] - eps * normal[rows], x[rows] + eps * normal[rows]
+            for member, sign in pieces[:i]:
+                if sign > 0:
+                    claimed[rows] |= member.contains(inward) & ~member.contains(outward)
+        return claimed
 
     def pieces(self) -> list[tuple[Region, float]]:
         """The members whose boundaries make up this set's boundary, with the sign of their
@@ -152,6 +167,7 @@ class Union(SetOperation):
     def __init__(self, members: Sequence[Region]) -> None:
         if not members:
             raise ValueError("a union needs at least one region")
+        _same_dimension("union", members)
         lower = torch.stack([m.lower for m in members]).min(0).values
         upper = torch.stack([m.upper for m in members]).max(0).values
         super().__init__(members, lower, upper)
@@ -171,6 +187,7 @@ class Intersection(SetOperation):
     def __init__(self, members: Sequence[Region]) -> None:
         if not members:
             raise ValueError("an intersection needs at least one region")
+        _same_dimension("intersection", members)
         lower = torch.stack([m.lower for m in members]).max(0).values
         upper = torch.stack([m.upper for m in members]).min(0).values
         super().__init__(members, lower, upper)
@@ -192,6 +209,7 @@ class Difference(SetOperation):
             raise ValueError(
                 f"a difference takes exactly two regions [D1, D2] (D1 minus D2), got {len(members)}"
             )
+        _same_dimension("difference", members)
         super().__init__(members, members[0].lower.clone(), members[0].upper.clone())
 
     def contains(self, x: Tensor) -> Tensor:
@@ -207,6 +225,12 @@ class Difference(SetOperation):
 
     def pieces(self) -> list[tuple[Region, float]]:
         return [(self.members[0], 1.0), (self.members[1], -1.0)]
+
+
+def _same_dimension(operation: str, members: Sequence[Region]) -> None:
+    dimensions = sorted({m.dimension for m in members})
+    if len(dimensions) > 1:
+        raise ValueError(f"the regions of a {operation} have different dimensions: {dimensions}")
 
 
 def _axes(d: int) -> list[Tensor]:

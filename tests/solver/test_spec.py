@@ -92,8 +92,10 @@ def test_bad_expressions_name_the_field_token_and_position() -> None:
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/examples is not beside this checkout")
 def test_the_repository_copies_of_the_examples_are_identical() -> None:
+    """Every example of the contract has an identical copy in examples/ (which also holds the
+    examples added since: lshape-poisson, ...)."""
     shared = sorted(p.name for p in SHARED.glob("*.json"))
-    assert shared == sorted(p.name for p in OURS.glob("*.json"))
+    assert set(shared) <= {p.name for p in OURS.glob("*.json")}
     for name in shared:
         assert (OURS / name).read_text() == (SHARED / name).read_text()
 
