@@ -141,6 +141,28 @@ def test_ball_points_outside_the_ball_are_blank_and_errors_need_exact() -> None:
         plot_model(model, "error")
 
 
+L_SHAPE = {
+    **BALL,
+    "domain": {
+        "difference": [
+            {"box": {"lower": [-1.0, -1.0], "upper": [1.0, 1.0]}},
+            {"box": {"lower": [0.0, -1.0], "upper": [1.0, 0.0]}},
+        ]
+    },
+}
+
+
+def test_set_operation_points_outside_are_blank_and_not_inside() -> None:
+    model = _model(L_SHAPE, 2)
+    view = make_view(model, resolution=41)
+    assert view.x_range == (-1.0, 1.0) and view.y_range == (-1.0, 1.0)
+    points = np.array([[0.5, -0.5], [-0.5, -0.5], [0.5, 0.5], [0.0, -0.5], [1.2, 0.0]])
+    assert _outside(model, points).tolist() == [True, False, False, False, True]
+    assert model.evaluate(points).inside.tolist() == [False, True, True, True, False]
+    pixels = png_pixels(plot_model(model, "solution", resolution=41))
+    assert pixels.std() > 0
+
+
 def test_loss_curve_pictures() -> None:
     empty = png_pixels(plot_loss_curve([], "queued job"))
     records = [
