@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from solver import JobSpec, solve
 from solver.expressions import Expression, parse, space_env, space_names
 from solver.problems import PDEProblem, PointSet
-from solver.spec import BallDomain, BoxDomain, Dirichlet, FirstOrder, Initial, Neumann
+from solver.spec import BallDomain, BoxDomain, Dirichlet, FirstOrder, Initial, Neumann, Periodic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EXAMPLES = [ROOT.parent / "shared" / "examples", ROOT / "examples" / "peers"]
@@ -350,6 +350,8 @@ def dde_conditions(dde: Any, problem: Problem, geom: Any) -> tuple[list[Any], in
             conditions.append(dde.icbc.IC(geom, _numpy_function(expr, d, None), lambda _, on: on))
             num_initial += n_boundary
             continue
+        if isinstance(cond, Periodic):
+            raise ValueError("the peers bench does not pass periodic conditions to DeepXDE yet")
         expr = parse(cond.value, names)
         where = _on_boundary(problem, cond.on)
         func = _numpy_function(expr, d, has_time)

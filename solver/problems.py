@@ -24,7 +24,7 @@ from torch import Tensor
 from solver.domains import DTYPE, Slab, derived_seed
 from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
 from solver.regions import region_of
-from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Problem
+from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Periodic, Problem
 
 # Feynman-Kac paths per point, in antithetic pairs: KOLMOGOROV_PATHS, fewer where
 # n * paths * d would pass PATH_ELEMENTS (memory of one draw), never below MIN_PATHS.
@@ -131,10 +131,13 @@ class PDEProblem:
         names = space_names(self.d, self.has_time)
         no_t = space_names(self.d, has_time=False)
         self.exact = parse(spec.exact, names) if spec.exact else None
+        # periodic conditions are built into the network (solver.periodic): no residual term
         self.conditions = [
             (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))
             for cond in spec.conditions
+            if not isinstance(cond, Periodic)
         ]
+        self.periodic_axes = sorted(int(c.axis[1:]) for c in spec.conditions if isinstance(c, Periodic))
         self.selection = 0.0  # +1/-1: push u up/down to select the viscosity solution
         if isinstance(spec, FirstOrder):
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))

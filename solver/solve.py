@@ -11,10 +11,12 @@ from typing import Any
 import torch
 
 from models import ReLUNetwork
+from models.embedding import EmbeddedNetwork
 from solver.aposteriori import effort_of, error_bounds, verdict
 from solver.domains import DTYPE
 from solver.estimate import build_global_model
 from solver.model import Model
+from solver.periodic import periodic_inputs, periodic_network
 from solver.problems import PDEProblem
 from solver.spec import JobSpec, WholeSpaceDomain
 from solver.training import (
@@ -44,6 +46,16 @@ def physical_network(result: TrainResult, problem: PDEProblem) -> ReLUNetwork:
     """Fold the input normalization (x - c)/h and the output scale s into the first and last
     layers: A_1' = A_1 diag(1/h), b_1' = b_1 - A_1 (c/h); A_L' = s A_L, b_L' = s b_L (float64)."""
     net = result.network
+    if isinstance(net, EmbeddedNetwork):  # fold the periodic feature layer in float64, exactly
+        inner = ReLUNetwork(
+            [(a.detach().to(DTYPE), b.detach().to(DTYPE)) for a, b in net.trainable_layers],
+            net.act.name,
+            net.negative_slope,
+            net.act.c,
+        )
+        net = periodic_network(
+            inner, problem.n_inputs, periodic_inputs(problem.has_time, problem.periodic_axes)
+        )
     layers = [(a.detach().to(DTYPE).clone(), b.detach().to(DTYPE).clone()) for a, b in net.layers]
     center, half = problem.input_center, problem.input_half
     a1, b1 = layers[0]

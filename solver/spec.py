@@ -227,6 +227,28 @@ class PolygonDomain(Strict):
     )
 
 
+def _member_key(data: Any) -> str | None:
+    """The tag of a set operation's member: box, ball or polygon."""
+    key = _domain_key(data)
+    return key if key in MEMBER_KEYS else None
+
+
+MEMBER_KEYS = ("box", "ball", "polygon")
+#: A region of a set operation.  Not a set operation itself: one level keeps the schema
+#: finite (a recursive one sends generators of examples into unbounded nesting).
+Member = Annotated[
+    Annotated[BoxDomain, Tag("box")]
+    | Annotated[BallDomain, Tag("ball")]
+    | Annotated[PolygonDomain, Tag("polygon")],
+    Discriminator(
+        _member_key,
+        custom_error_type="domain_kind",
+        custom_error_message="a region of a union, intersection or difference is an object with exactly one "
+        "key: box, ball or polygon",
+    ),
+]
+
+
 def _members(operation: str, members: list[Any], exactly: int | None = None) -> None:
     if not members:
         raise ValueError(
@@ -236,16 +258,14 @@ def _members(operation: str, members: list[Any], exactly: int | None = None) -> 
         raise ValueError(
             f"{operation}: takes exactly {exactly} regions [D1, D2] (D1 minus D2), got {len(members)}"
         )
-    if any(isinstance(m, WholeSpaceDomain) for m in members):
-        raise ValueError(f"{operation}: takes boxes, balls, polygons and set operations, not whole_space")
 
 
 class UnionDomain(Strict):
     """Points in any of the regions: {"union": [D, ...]}; conditions on "boundary" only."""
 
-    union: list[Domain] = Field(
+    union: list[Member] = Field(
         max_length=16,
-        description="1 to 16 regions (box, ball, polygon or a set operation) of the same dimension.",
+        description="1 to 16 regions (box, ball or polygon) of the same dimension.",
         examples=[[{"box": {"lower": [0, 0], "upper": [2, 1]}}, {"box": {"lower": [0, 0], "upper": [1, 2]}}]],
     )
 
@@ -258,10 +278,9 @@ class UnionDomain(Strict):
 class IntersectionDomain(Strict):
     """Points in every one of the regions: {"intersection": [D, ...]}; conditions on "boundary"."""
 
-    intersection: list[Domain] = Field(
+    intersection: list[Member] = Field(
         max_length=16,
-        description="1 to 16 regions (box, ball, polygon or a set operation) of the same dimension, "
-        "which must overlap.",
+        description="1 to 16 regions (box, ball or polygon) of the same dimension, which must overlap.",
         examples=[[{"box": {"lower": [0, 0], "upper": [1, 1]}}, {"ball": {"center": [0, 0], "radius": 1}}]],
     )
 
@@ -274,8 +293,9 @@ class IntersectionDomain(Strict):
 class DifferenceDomain(Strict):
     """Points of D1 not in D2: {"difference": [D1, D2]}; conditions on "boundary" only."""
 
-    difference: list[Domain] = Field(
-        description="Exactly two regions [D1, D2]: D1 minus D2 (the closure of that set).",
+    difference: list[Member] = Field(
+        description="Exactly two regions [D1, D2] (box, ball or polygon): D1 minus D2, the closure of "
+        "that set.",
         examples=[
             [{"box": {"lower": [-1, -1], "upper": [1, 1]}}, {"box": {"lower": [0, -1], "upper": [1, 0]}}]
         ],
@@ -315,8 +335,6 @@ Domain = Annotated[
         "union, intersection or difference",
     ),
 ]
-for _model in (UnionDomain, IntersectionDomain, DifferenceDomain):
-    _model.model_rebuild()
 
 
 class Growth(Strict):
@@ -395,7 +413,28 @@ class Initial(Strict):
     )
 
 
-Condition = Annotated[Dirichlet | Neumann | Initial, Field(discriminator="type")]
+AXIS = re.compile(r"^x(\d+)$")
+
+
+class Periodic(Strict):
+    """A periodic condition on a box: u and grad u take the same values on the faces
+    x_i = lower_i and x_i = upper_i.  Exact by construction, not a penalty: the network sees
+    x_i only through two triangle waves of period upper_i - lower_i (docs/solver.md,
+    "Periodic conditions"), so it adds no residual term."""
+
+    type: Literal["periodic"] = Field(
+        description="The literal 'periodic': u(..., lower_i, ...) = u(..., upper_i, ...) and the same for "
+        "grad u, for every other coordinate (and t).",
+        examples=["periodic"],
+    )
+    axis: str = Field(
+        description="The periodic coordinate 'x<i>' (i < d) of a box domain; its two faces then take no "
+        "other condition.",
+        examples=["x0"],
+    )
+
+
+Condition = Annotated[Dirichlet | Neumann | Initial | Periodic, Field(discriminator="type")]
 
 
 class ProblemBase(Strict):
@@ -472,8 +511,11 @@ class ProblemBase(Strict):
         names = self.names()
         initial_names = space_names(d, has_time=False)  # initial data are functions of x only
         found: list[Sampled] = []
+        periodic = _periodic_axes(self.conditions, domain, d)
         for index, cond in enumerate(self.conditions):
             where = f"conditions[{index}]"
+            if isinstance(cond, Periodic):
+                continue
             if isinstance(cond, Initial):
                 if self.time is None:
                     raise ValueError(f"{where}: an initial condition needs problem.time")
@@ -484,6 +526,7 @@ class ProblemBase(Strict):
             if isinstance(domain, WholeSpaceDomain):
                 raise ValueError(f"{where}: a whole_space problem has no boundary conditions")
             _check_on(cond.on, d, domain, where)
+            _not_on_periodic(cond.on, periodic, where)
             found.append(Sampled(f"{where}.value", _expr(cond.value, names, f"{where}.value"), cond.on))
         if self.exact is not None:
             found.append(Sampled("exact", _expr(self.exact, names, "exact")))
@@ -497,7 +540,7 @@ class ProblemBase(Strict):
             uses_space_derivatives=uses_space_derivatives,
             bounded=not isinstance(self.domain, WholeSpaceDomain),
             has_initial=any(isinstance(c, Initial) for c in self.conditions),
-            has_boundary=any(isinstance(c, Dirichlet | Neumann) for c in self.conditions),
+            has_boundary=any(isinstance(c, Dirichlet | Neumann | Periodic) for c in self.conditions),
         )
 
     def _sample_points(self) -> tuple[Tensor | None, Tensor]:
@@ -560,6 +603,44 @@ def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") 
         return parse(text, names, want=want)
     except ExpressionError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def _periodic_axes(conditions: list[Condition], domain: Domain, d: int) -> set[int]:
+    """The periodic coordinates, each once, on a box, below d."""
+    axes: set[int] = set()
+    for index, cond in enumerate(conditions):
+        if not isinstance(cond, Periodic):
+            continue
+        where = f"conditions[{index}]"
+        if not isinstance(domain, BoxDomain):
+            raise ValueError(f"{where}: a periodic condition needs a box domain (its axis has two faces)")
+        match = AXIS.match(cond.axis)
+        if match is None:
+            raise ValueError(f"{where}.axis: {cond.axis!r} is not a coordinate; give 'x<i>', e.g. 'x0'")
+        axis = int(match.group(1))
+        if axis >= d:
+            raise ValueError(f"{where}.axis: {cond.axis!r} names coordinate {axis} but dimension is {d}")
+        if axis in axes:
+            raise ValueError(f"{where}.axis: {cond.axis!r} is periodic twice; give it once")
+        axes.add(axis)
+    return axes
+
+
+def _not_on_periodic(on: str, periodic: set[int], where: str) -> None:
+    """A face of a periodic axis takes no other condition, nor does "boundary" (it holds them)."""
+    if not periodic:
+        return
+    axes = ", ".join(f"x{i}" for i in sorted(periodic))
+    if on == "boundary":
+        raise ValueError(
+            f"{where}.on: 'boundary' includes the faces of the periodic axis {axes}; name the other faces "
+            "one by one ('x1=lower', ...)"
+        )
+    match = FACE.match(on)
+    if match is not None and int(match.group(1)) in periodic:
+        raise ValueError(
+            f"{where}.on: {on!r} is a face of the periodic axis x{match.group(1)}; drop one of the two"
+        )
 
 
 def _check_on(on: str, d: int, domain: Domain, where: str) -> None:

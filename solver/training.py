@@ -38,6 +38,7 @@ from torch import Tensor
 from models import ReLUNetwork
 from solver.domains import derived_seed
 from solver.loss import p_schedule, reported, term_loss
+from solver.periodic import embedded_inputs, periodic_inputs, periodic_network
 from solver.problems import PDEProblem, PointSet
 from solver.spec import NetworkSpec, TrainingSpec
 
@@ -169,7 +170,8 @@ class _State:
 def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
     """He-initialized network on normalized inputs with first-layer kinks inside [-1, 1]^N_0."""
     gen = torch.Generator().manual_seed(derived_seed(seed, "init"))
-    widths = [problem.n_inputs, *spec.hidden, problem.n_outputs]
+    periodic = periodic_inputs(problem.has_time, problem.periodic_axes)
+    widths = [embedded_inputs(problem.n_inputs, periodic), *spec.hidden, problem.n_outputs]
     net = ReLUNetwork.random(
         widths,
         activation=spec.activation,
@@ -182,6 +184,8 @@ def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetw
         a1, b1 = net.layers[0]
         anchors = torch.rand(a1.shape[0], a1.shape[1], generator=gen, dtype=TRAIN_DTYPE) * 2 - 1
         b1.copy_(-(a1 * anchors).sum(1))
+    if periodic:  # exact periodicity: a fixed feature layer in front (solver.periodic)
+        return periodic_network(net, problem.n_inputs, periodic)
     return net
 
 

@@ -28,6 +28,8 @@ def error_bounds(
         return no_guarantee(
             f"the estimators need a box, a ball or the whole space; this domain is a {problem.region.kind}"
         )
+    if problem.periodic_axes:
+        return no_guarantee("the estimators do not handle periodic conditions yet")
     if isinstance(spec, FirstOrder):
         from solver.aposteriori import hamilton_jacobi, transport
 

@@ -172,7 +172,8 @@ def _lshape_spec(domain: dict[str, Any], **problem: Any) -> dict[str, Any]:
             {"intersection": [BOX, {"box": {"lower": [2.0, 2.0], "upper": [3.0, 3.0]}}]},
             "intersection is empty",
         ),
-        ({"union": [BOX, {"whole_space": {"train_radius": 1.0}}]}, "not whole_space"),
+        ({"union": [BOX, {"whole_space": {"train_radius": 1.0}}]}, "exactly one key: box, ball or polygon"),
+        ({"union": [BOX, {"union": [BOX]}]}, "exactly one key: box, ball or polygon"),
         ({"union": [BOX, {"box": {"lower": [0.0], "upper": [1.0]}}]}, "different dimensions"),
     ],
 )

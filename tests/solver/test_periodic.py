@@ -1,0 +1,122 @@
+"""Periodic conditions (solver.periodic, models.EmbeddedNetwork): exact by construction.
+
+For any weights, u and grad u agree on the two faces of a periodic axis; the embedded
+inputs are the two triangle waves; the delivered model is a plain ReLU network with the
+same values; and each misuse gets one clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from models import ReLUNetwork
+from solver import JobSpec, solve
+from solver.periodic import feature_map, periodic_network
+from solver.spec_errors import friendly_errors
+
+F64 = torch.float64
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _triangle(s: torch.Tensor, shift: float) -> torch.Tensor:
+    return (2 * torch.remainder(s - shift, 1.0) - 1).abs()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_the_embedded_inputs_are_the_two_triangle_waves(alpha: float) -> None:
+    a, b, c, d = feature_map(2, [1], alpha, F64)
+    z = torch.stack([torch.linspace(-1, 1, 101, dtype=F64), torch.linspace(-1, 1, 101, dtype=F64)], 1)
+    features = torch.nn.functional.leaky_relu(z @ a.T + b, alpha)
+    embedded = features @ c.T + d
+    s = (z[:, 1] + 1) / 2
+    torch.testing.assert_close(embedded[:, 0], z[:, 0])  # the other input passes unchanged
+    torch.testing.assert_close(embedded[:, 1], 2 * _triangle(s, 0.25) - 1)
+    torch.testing.assert_close(embedded[:, 2], 2 * _triangle(s, 0.125) - 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.sampled_from(["relu", "leaky_relu"]), st.sampled_from([[0], [1], [0, 1]]))
+def test_u_and_its_derivative_match_on_opposite_faces(seed: int, activation: str, axes: list[int]) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    inner = ReLUNetwork.random(
+        [3 + len(axes), 12, 12, 2], activation=activation, dtype=F64, generator=gen, bias_scale=0.5
+    )
+    net = periodic_network(inner, 3, axes)
+    z = torch.rand(64, 3, dtype=F64, generator=gen) * 2 - 1
+    for axis in axes:
+        low, high = z.clone(), z.clone()
+        low[:, axis], high[:, axis] = -1.0, 1.0
+        u_low, jac_low = net.value_and_jacobian(low)
+        u_high, jac_high = net.value_and_jacobian(high)
+        torch.testing.assert_close(u_low, u_high, rtol=0, atol=1e-12)
+        torch.testing.assert_close(jac_low, jac_high, rtol=0, atol=1e-12)
+    plain = net.plain()
+    assert type(plain) is ReLUNetwork and plain.widths == net.widths
+    torch.testing.assert_close(plain(z), net(z), rtol=0, atol=1e-13)
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in inner.parameters())
+
+
+def test_a_solved_periodic_model_is_periodic_in_physical_coordinates() -> None:
+    spec: dict[str, Any] = json.loads((ROOT / "examples" / "convection-periodic.json").read_text())
+    spec["network"]["hidden"] = [16, 16]
+    spec["training"].update(steps=40, points={"interior": 128, "boundary": 32})
+    model = solve(JobSpec.model_validate(spec))
+    t = torch.linspace(0, 1, 17, dtype=F64)
+    low = torch.stack([t, torch.zeros_like(t)], 1).numpy()
+    high = torch.stack([t, torch.full_like(t, 6.283185307179586)], 1).numpy()
+    at_low, at_high = model.evaluate(low), model.evaluate(high)
+    assert abs(at_low.value - at_high.value).max() < 1e-10
+    assert abs(at_low.gradient - at_high.gradient).max() < 1e-9
+    assert "periodic" in json.dumps(model.estimate)  # no guaranteed bound, and why
+    assert len(model.architecture["widths"]) == 5  # inputs, the feature layer, 2 hidden, output
+
+
+def _message(spec: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as info:
+        JobSpec.model_validate(spec)
+    errors = friendly_errors(info.value.errors())
+    assert len(errors) == 1, errors
+    return f"{errors[0]['field']}: {errors[0]['message']}"
+
+
+def _with(conditions: list[dict[str, Any]], **problem: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads((ROOT / "examples" / "convection-periodic.json").read_text())
+    spec["problem"]["conditions"] = [{"type": "initial", "value": "sin(x)"}, *conditions]
+    spec["problem"].update(problem)
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("conditions", "problem", "expected"),
+    [
+        ([{"type": "periodic", "axis": "x1"}], {}, "names coordinate 1 but dimension is 1"),
+        ([{"type": "periodic", "axis": "t"}], {}, "not a coordinate"),
+        ([{"type": "periodic", "axis": "x0"}, {"type": "periodic", "axis": "x0"}], {}, "periodic twice"),
+        (
+            [{"type": "periodic", "axis": "x0"}, {"type": "dirichlet", "on": "x0=lower", "value": "0"}],
+            {},
+            "face of the periodic axis x0",
+        ),
+        (
+            [{"type": "periodic", "axis": "x0"}, {"type": "dirichlet", "on": "boundary", "value": "0"}],
+            {},
+            "'boundary' includes the faces of the periodic axis x0",
+        ),
+        (
+            [{"type": "periodic", "axis": "x0"}],
+            {"domain": {"ball": {"center": [0.0], "radius": 1.0}}},
+            "needs a box domain",
+        ),
+    ],
+)
+def test_misused_periodic_conditions_get_one_clear_message(
+    conditions: list[dict[str, Any]], problem: dict[str, Any], expected: str
+) -> None:
+    assert expected in _message(_with(conditions, **problem))
