@@ -143,7 +143,7 @@ class PDEProblem:
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
             self.selection = self._selection_sign() if not self.has_time else 0.0
         if isinstance(spec, DivergenceForm):
-            self.diffusion = _matrix(spec.diffusion, names)
+            self.diffusion = _matrix(spec.diffusion, {**names, "u": "scalar"})  # K may depend on u
             self.drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
             self.reaction = parse(spec.reaction, names)
             self.source = parse(spec.source, names)
@@ -291,7 +291,8 @@ class PDEProblem:
         return {f"{name}:dirichlet": (u[:, 0] - target).abs()}
 
     def _flux_gap(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
-        """|sigma - A grad|, per point: the flux equation of the first-order system."""
+        """|sigma - K grad|, per point: the flux equation of the first-order system (``env``
+        holds u when K depends on it)."""
         gap: Tensor = (sigma - _apply_matrix(self.diffusion, env, grad)).norm(dim=1)
         return gap
 
@@ -300,7 +301,9 @@ class PDEProblem:
         where u = g, so the flux output is fitted to the initial data's flux directly (as
         the Sobolev term fits grad u to grad g).  heat-2d, seeds 0 / 1: rel L2 5.24e-2 /
         7.76e-2 without it, 4.28e-2 / 3.98e-2 with it (BENCHMARKS.md)."""
-        return self._flux_gap(space_env(points.t, points.x), u[:, 1:], points.targets["grad"])
+        env = space_env(points.t, points.x)
+        env["u"] = points.targets["value"]  # u = g at t0, for a diffusion K(u)
+        return self._flux_gap(env, u[:, 1:], points.targets["grad"])
 
     def equation_value(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
         """F(t, x, u, u_t, grad u) of a first-order problem, signed, at the points (n,)."""
@@ -320,6 +323,7 @@ class PDEProblem:
             return {"pde": self.equation_value(points, u, jac).abs()}
         if isinstance(spec, DivergenceForm):
             balance = self.signed_balance(points, u, jac).abs()
+            env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution
             return {"flux": self._flux_gap(env, u[:, 1:], grad_u), "balance": balance}
         # kolmogorov: regression on the Feynman-Kac targets, weighted by the growth weight
         weight = 1.0 + points.x.norm(dim=1) ** (spec.growth.kappa + 1.0) if spec.growth else 1.0

@@ -702,10 +702,11 @@ class DivergenceForm(ProblemBase):
     )
     diffusion: ScalarOrMatrix = Field(
         default="1",
-        description="K(t, x): a scalar expression k > 0, meaning K = k I, or a d x d list of rows of "
+        description="K(t, x, u): a scalar expression k > 0, meaning K = k I, or a d x d list of rows of "
         "expressions, K[i][j] = K_ij, whose symmetric part is positive definite. The default '1' makes "
-        "-div(K grad u) the negative Laplacian.",
-        examples=["1", [["2", "0"], ["0", "1 + x**2"]]],
+        "-div(K grad u) the negative Laplacian; K may depend on the solution u (a nonlinear diffusion, "
+        "e.g. '1 + u**2'), then it is checked positive at u = -1, 0 and 1.",
+        examples=["1", [["2", "0"], ["0", "1 + x**2"]], "1 + u**2"],
     )
     drift: list[Expr] | None = Field(
         default=None,
@@ -728,10 +729,11 @@ class DivergenceForm(ProblemBase):
         checks = self._check_common()
         if isinstance(self.domain, WholeSpaceDomain):
             raise ValueError(
-                "divergence_form needs a box or ball domain (whole_space is for kolmogorov and first_order)"
+                "divergence_form needs a bounded domain: a box, a ball, a polygon or a set operation "
+                "(whole_space is for kolmogorov and first_order)"
             )
         names = self.names()
-        diffusion = _check_matrix(self.diffusion, self.dimension, names, "diffusion")
+        diffusion = _check_matrix(self.diffusion, self.dimension, {**names, "u": "scalar"}, "diffusion")
         checks += _check_drift(self.drift, self.dimension, names)
         checks.append(Sampled("reaction", _expr(self.reaction, names, "reaction")))
         checks.append(Sampled("source", _expr(self.source, names, "source")))

@@ -119,9 +119,15 @@ def _where(t: Tensor | None, x: Tensor, index: int) -> str:
     return f"x = ({point})" + ("" if t is None else f", t = {float(t[index]):.4g}")
 
 
-def finite_values(where: str, expression: Expression, t: Tensor | None, x: Tensor) -> Tensor:
-    """The expression's values at the points (n,); refuse it where one is NaN or infinite."""
-    values = expression.evaluate(space_env(t, x), x[:, 0]).expand(x.shape[0])
+def finite_values(
+    where: str, expression: Expression, t: Tensor | None, x: Tensor, u: float | None = None
+) -> Tensor:
+    """The expression's values at the points (n,) (and the solution value ``u`` there, for a
+    coefficient that depends on u); refuse it where one is NaN or infinite."""
+    env = space_env(t, x)
+    if u is not None:
+        env["u"] = torch.full((x.shape[0],), u, dtype=x.dtype)
+    values = expression.evaluate(env, x[:, 0]).expand(x.shape[0])
     bad = torch.nonzero(~torch.isfinite(values))
     if bad.numel():
         i = int(bad[0, 0])
@@ -134,20 +140,36 @@ def finite_values(where: str, expression: Expression, t: Tensor | None, x: Tenso
 
 
 def check_diffusion(diffusion: Expression | list[list[Expression]], t: Tensor | None, x: Tensor) -> None:
+    """Refuse a diffusion that is not finite, or not positive (definite), at one of the points;
+    one that depends on the solution u at u = -1, 0 and 1 (a check on samples: K(u) must be
+    positive for every u the solution takes, which is not known in advance)."""
+    entries = [diffusion] if isinstance(diffusion, Expression) else [e for row in diffusion for e in row]
+    uses_u = any("u" in e.names() for e in entries)
+    for u in (-1.0, 0.0, 1.0) if uses_u else (None,):
+        _check_diffusion_at(diffusion, t, x, u)
+
+
+def _at_u(u: float | None) -> str:
+    return "" if u is None else f", u = {u:g}"
+
+
+def _check_diffusion_at(
+    diffusion: Expression | list[list[Expression]], t: Tensor | None, x: Tensor, u: float | None
+) -> None:
     """Refuse a diffusion that is not finite, or not positive (definite), at one of the points."""
     if isinstance(diffusion, Expression):
-        values = finite_values("diffusion", diffusion, t, x)
+        values = finite_values("diffusion", diffusion, t, x, u)
         bad = torch.nonzero(~(values > 0))
         if bad.numel():
             i = int(bad[0, 0])
             raise ValueError(
                 f"diffusion: it must be positive on the domain, but it is {float(values[i]):.4g} at "
-                f"{_where(t, x, i)}"
+                f"{_where(t, x, i)}{_at_u(u)}"
             )
         return
     matrix = torch.stack(
         [
-            torch.stack([finite_values(f"diffusion[{i}][{j}]", e, t, x) for j, e in enumerate(row)], -1)
+            torch.stack([finite_values(f"diffusion[{i}][{j}]", e, t, x, u) for j, e in enumerate(row)], -1)
             for i, row in enumerate(diffusion)
         ],
         -2,
@@ -155,7 +177,7 @@ def check_diffusion(diffusion: Expression | list[list[Expression]], t: Tensor | 
     symmetric = 0.5 * (matrix + matrix.transpose(1, 2))
     if not torch.isfinite(symmetric).all():
         i = int(torch.nonzero(~torch.isfinite(symmetric).all(2).all(1))[0, 0])
-        raise ValueError(f"diffusion: it is not a finite number at {_where(t, x, i)}")
+        raise ValueError(f"diffusion: it is not a finite number at {_where(t, x, i)}{_at_u(u)}")
     smallest = torch.linalg.eigvalsh(symmetric)[:, 0]
     bad = torch.nonzero(~(smallest > 0))
     if bad.numel():
@@ -163,5 +185,5 @@ def check_diffusion(diffusion: Expression | list[list[Expression]], t: Tensor | 
         raise ValueError(
             "diffusion: the matrix must be positive definite on the domain (its symmetric part "
             f"(A + A^T)/2 with eigenvalues > 0), but its smallest eigenvalue is {float(smallest[i]):.4g} "
-            f"at {_where(t, x, i)}"
+            f"at {_where(t, x, i)}{_at_u(u)}"
         )

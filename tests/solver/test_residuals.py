@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
+import pytest
 import torch
 
 from solver import JobSpec
 from solver.problems import PDEProblem
+
+ROOT = Path(__file__).resolve().parents[2]
 
 F64 = torch.float64
 
@@ -123,3 +130,31 @@ def test_the_initial_flux_term_of_a_divergence_form_problem() -> None:
     u[:, 2] -= 0.4
     off = problem.residuals("condition0", points, u, jac)["condition0:flux"]
     assert torch.allclose(off, torch.full_like(off, 0.5), atol=1e-12)
+
+
+def test_a_diffusion_that_depends_on_u_vanishes_on_the_exact_solution() -> None:
+    """examples/nonlinear-diffusion-2d.json: -div((1 + u^2) grad u) = f, u = sin(pi x) sin(pi y);
+    the flux residual |sigma - K(u) grad u| reads K at the network's u."""
+    spec = JobSpec.model_validate(json.loads((ROOT / "examples" / "nonlinear-diffusion-2d.json").read_text()))
+    problem = PDEProblem(spec.problem)
+    points = problem.sample(256, 64, seed=0, draw=0)["interior"]
+    x = points.x.clone().requires_grad_(True)
+    u = torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])
+    (grad,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    sigma = (1 + u**2).unsqueeze(1) * grad
+    rows = [torch.autograd.grad(sigma[:, i].sum(), x, retain_graph=True)[0] for i in range(2)]
+    out = torch.stack([u, sigma[:, 0], sigma[:, 1]], 1).detach()
+    jac = torch.stack([grad.detach(), *rows], 1)
+    found = problem.residuals("interior", points, out, jac)
+    assert float(found["flux"].max()) < 1e-12 and float(found["balance"].max()) < 1e-10
+    # the linear diffusion K = 1 is not the same equation: the flux term notices
+    wrong = out.clone()
+    wrong[:, 1:] = grad.detach()
+    assert float(problem.residuals("interior", points, wrong, jac)["flux"].max()) > 0.1
+
+
+def test_a_diffusion_in_u_is_checked_positive_at_sample_values_of_u() -> None:
+    spec = json.loads((ROOT / "examples" / "nonlinear-diffusion-2d.json").read_text())
+    spec["problem"]["diffusion"] = "u"
+    with pytest.raises(ValueError, match=r"diffusion: it must be positive.*u = -1"):
+        JobSpec.model_validate(spec)
