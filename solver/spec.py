@@ -10,6 +10,8 @@ trained.  ``JobSpec.model_validate_json(text)`` is the entry point.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from typing import Annotated, Any, Literal, NamedTuple
@@ -20,7 +22,8 @@ from pydantic_core import PydanticCustomError
 from torch import Tensor
 
 from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
-from solver.regions import region_of
+from solver.regions import Region
+from solver.regions import region_of as build_region
 from solver.regions.polygon import polygon_problem
 from solver.spec_checks import (
     SAMPLES,
@@ -200,8 +203,8 @@ class PolygonSpec(Strict):
 
     vertices: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
         min_length=3,
-        max_length=1000,
-        description="The vertices [x0, x1] in order around the polygon, 3 to 1000; the polygon must be "
+        max_length=256,
+        description="The vertices [x0, x1] in order around the polygon, 3 to 256; the polygon must be "
         "simple (no two edges cross or touch). Edge k, the condition target 'edge<k>', runs from "
         "vertex k to vertex k+1 (the last one back to vertex 0).",
         examples=[[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]],
@@ -603,6 +606,17 @@ def _expr(text: str, names: dict[str, Kind], where: str, want: Kind = "scalar") 
         return parse(text, names, want=want)
     except ExpressionError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def region_of(domain: Domain, dimension: int) -> Region:
+    """The domain's region, built once per domain and dimension while specs are validated (a
+    polygon's checks and triangulation are not repeated for every condition)."""
+    return _cached_region(json.dumps(domain.model_dump(mode="json"), sort_keys=True), dimension)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_region(domain: str, dimension: int) -> Region:
+    return build_region(json.loads(domain), dimension)
 
 
 def _periodic_axes(conditions: list[Condition], domain: Domain, d: int) -> set[int]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -100,11 +100,12 @@ class EvaluatePool:
         """The answer's bytes and point count of the JSON evaluate ``body`` on the model in
         ``folder``; the error the process found is raised here (``ApiError``, or
         ``ModelFileError`` for a damaged model)."""
+        executor = self._pool()
         try:
-            future = self._pool().submit(_evaluate_json, str(folder), body)
+            future = executor.submit(_evaluate_json, str(folder), body)
             outcome = await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            self._replace()
+        except (BrokenProcessPool, RuntimeError, CancelledError):  # died, or shut down meanwhile
+            self._replace(executor)
             raise ApiError(
                 503,
                 "evaluate_unavailable",
@@ -118,12 +119,14 @@ class EvaluatePool:
             raise ModelFileError(outcome[1])
         return outcome[1], outcome[2]
 
-    def _replace(self) -> None:
-        """Drop a broken pool; the next request starts a fresh one."""
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Drop the broken pool (only that one: another request may have replaced it
+        already); the next request starts a fresh one."""
         with self._lock:
-            broken, self._executor = self._executor, None
-        if broken is not None:
-            broken.shutdown(wait=False, cancel_futures=True)
+            if self._executor is not broken:
+                return
+            self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
         with self._lock:

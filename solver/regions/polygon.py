@@ -19,6 +19,11 @@ from torch import Tensor
 from solver.regions.region import DTYPE, TOLERANCE, Region
 
 Point = tuple[float, float]
+#: Point-edge pairs examined at once by ``contains`` (a few MB of temporaries).
+CHUNK_ENTRIES = 1 << 18
+#: The most vertices a polygon may have: its checks and triangulation are quadratic and
+#: cubic in the count, and they run when a spec is validated.
+MAX_VERTICES = 256
 
 
 def signed_area(vertices: Sequence[Point]) -> float:
@@ -58,6 +63,8 @@ def polygon_problem(vertices: Sequence[Point]) -> str | None:
     n = len(vertices)
     if n < 3:
         return f"a polygon needs at least 3 vertices, got {n}"
+    if n > MAX_VERTICES:
+        return f"a polygon may have at most {MAX_VERTICES} vertices, got {n}"
     for i in range(n):
         for j in range(i + 1, n):
             if vertices[i] == vertices[j]:
@@ -177,7 +184,11 @@ class Polygon(Region):
         return int(on.removeprefix("edge"))
 
     def contains(self, x: Tensor) -> Tensor:
-        """Inside by the even-odd rule, or within the tolerance of an edge."""
+        """Inside by the even-odd rule, or within the tolerance of an edge; in chunks of points,
+        so that memory stays at about CHUNK_ENTRIES points x edges whatever the count."""
+        rows = max(1, CHUNK_ENTRIES // self._starts.shape[0])
+        if x.shape[0] > rows:
+            return torch.cat([self.contains(part) for part in torch.split(x, rows)])
         px, py = x[:, :1], x[:, 1:2]
         ax, ay = self._starts[:, 0], self._starts[:, 1]
         bx, by = self._ends[:, 0], self._ends[:, 1]

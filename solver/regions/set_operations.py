@@ -28,7 +28,9 @@ from solver.domains import derived_seed, uniform
 from solver.regions.region import DTYPE, Region
 
 #: Rejection rounds before a draw gives up (the set is too thin for its bounding box).
-ROUNDS = 64
+ROUNDS = 256
+#: The smallest share of its bounding box a set may fill (thinner ones cost too many draws).
+SMALLEST_SHARE = 1e-3
 PROBE = 8192
 STEP = 1e-6
 
@@ -42,17 +44,17 @@ class SetOperation(Region):
     def __init__(self, members: Sequence[Region], lower: Tensor, upper: Tensor) -> None:
         self.members = list(members)
         self.dimension = members[0].dimension
-        if bool((lower > upper).any()):
-            raise ValueError(f"the {self.operation} is empty: its regions do not overlap")
+        if bool((upper - lower <= 1e-12 * float((upper - lower).abs().max().clamp_min(1.0))).any()):
+            raise ValueError(f"the {self.operation} is empty: its regions do not overlap (or only touch)")
         self.lower, self.upper = lower, upper
         self.center = (lower + upper) / 2
         self.radius = 0.0
         probe = self.lower + uniform(PROBE, self.dimension, 0, "sobol") * (self.upper - self.lower)
         self.share = float(self.contains(probe).double().mean())
-        if self.share == 0.0:
+        if self.share < SMALLEST_SHARE:
             raise ValueError(
-                f"the {self.operation} is empty (or too thin to sample: no point of {PROBE} spread over "
-                "its bounding box lies in it)"
+                f"the {self.operation} is empty or too thin to sample: {self.share:.2%} of {PROBE} points "
+                f"spread over its bounding box lie in it, under the {SMALLEST_SHARE:.1%} needed"
             )
 
     # the direct maps do not exist: draws only
@@ -75,7 +77,7 @@ class SetOperation(Region):
         found: list[Tensor] = []
         rest: list[Tensor] = []
         count = 0
-        batch = int(n / max(self.share, 1e-3) * 1.2) + 64
+        batch = min(int(n / self.share * 1.2), 8 * n) + 64  # memory bounded: more rounds instead
         for round_ in range(ROUNDS):
             u = uniform(
                 batch, self.dimension + extra, seed if round_ == 0 else derived_seed(seed, round_), method
@@ -141,12 +143,15 @@ class SetOperation(Region):
         claimed = torch.zeros(x.shape[0], dtype=torch.bool)
         for i in range(1, len(pieces)):
             rows = source == i
-            if pieces[i][1] < 0 or not bool(rows.any()):
+            if not bool(rows.any()):
                 continue
             inward, outward = x[rows] - eps * normal[rows], x[rows] + eps * normal[rows]
             for member, sign in pieces[:i]:
-                if sign > 0:
-                    claimed[rows] |= member.contains(inward) & ~member.contains(outward)
+                inside_in, inside_out = member.contains(inward), member.contains(outward)
+                if sign > 0:  # the same face of an earlier member, same outward side
+                    claimed[rows] |= inside_in & ~inside_out
+                else:  # a subtracted member's face, its outside facing the same way
+                    claimed[rows] |= ~inside_in & inside_out
         return claimed
 
     def pieces(self) -> list[tuple[Region, float]]:

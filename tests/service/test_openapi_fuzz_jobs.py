@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.python.asgi import shutdown_lifespans
 
 from service.app import create_app
 from service.jobs.store import JobStore
@@ -56,7 +58,11 @@ APP = create_app(
         torch_threads=1,
     ),
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(path_regex=r"^/v1/(jobs|specs)")
+# the document straight from the app: from_asgi would fetch it inside a lifespan, starting
+# (and stopping) a whole worker cluster only to read it
+_loaded = schemathesis.openapi.from_dict(APP.openapi())
+_loaded.app = APP
+schema = _loaded.include(path_regex=r"^/v1/(jobs|specs)")
 SUBMIT = ("POST", "/v1/jobs")
 VALIDATE = ("POST", "/v1/specs/validate")
 
@@ -89,6 +95,12 @@ def running_app(request: pytest.FixtureRequest) -> Iterator[None]:
             time.sleep(0.5)
         trained = store.count_by_status()
         client.app.state.dispatcher.stop(timeout=120)  # type: ignore[attr-defined]  # before DATA goes
+    # schemathesis ran the app's lifespan once more for its own calls (a second dispatcher and
+    # worker cluster), kept until the interpreter exits: stop it before its data dir goes
+    shutdown_lifespans()
+    for thread in threading.enumerate():  # their dispatchers finish their last tick
+        if thread.name == "relupde-dispatcher":
+            thread.join(120)
     shutil.rmtree(DATA, ignore_errors=True)
     if request.session.testsfailed > failed_before:
         return

@@ -196,3 +196,36 @@ def test_conditions_name_the_parts_a_domain_has() -> None:
 def test_region_of_builds_the_set_operations() -> None:
     assert isinstance(region_of(L_DOMAINS["difference"], 2), Difference)
     assert isinstance(region_of(L_DOMAINS["union"], 2), Union)
+
+
+def test_refused_and_bounded_shapes() -> None:
+    """Validation stays cheap and draws stay bounded: at most 256 vertices; sets that only
+    touch or fill under 0.1 % of their bounding box are refused; contains works in chunks."""
+    many = [[math.cos(2 * math.pi * k / 257), math.sin(2 * math.pi * k / 257)] for k in range(257)]
+    with pytest.raises(ValueError, match="at most 256 vertices"):
+        Polygon(many)
+    touching = {"intersection": [BOX, {"box": {"lower": [1.0, -1.0], "upper": [2.0, 1.0]}}]}
+    with pytest.raises(ValueError, match="only touch"):
+        region_of(touching, 2)
+    thin = {"difference": [BOX, {"box": {"lower": [-0.9995, -1.0], "upper": [1.0, 1.0]}}]}
+    with pytest.raises(ValueError, match="too thin to sample"):
+        region_of(thin, 2)
+    polygon = _l_shape()
+    x = torch.rand(70_000, 2, dtype=F64, generator=torch.Generator().manual_seed(0)) * 2.2 - 1.1
+    pieces = torch.cat([polygon.contains(part) for part in torch.split(x, 1000)])
+    assert torch.equal(polygon.contains(x), pieces)
+
+
+def test_a_subtracted_region_touching_from_outside_does_not_double_a_face() -> None:
+    region = region_of(
+        {
+            "difference": [
+                {"box": {"lower": [0.0, 0.0], "upper": [2.0, 1.0]}},
+                {"box": {"lower": [2.0, 0.0], "upper": [3.0, 1.0]}},
+            ]
+        },
+        2,
+    )
+    points, _, _ = region.draw_boundary(6000, "boundary", seed=2)
+    on_face = (points[:, 0] - 2.0).abs() < 1e-12
+    assert abs(float(on_face.double().mean()) - 1 / 6) < 0.03  # its length over the perimeter
