@@ -62,7 +62,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from solver import JobSpec, solve
 from solver.expressions import Expression, parse, space_env, space_names
 from solver.problems import PDEProblem, PointSet
-from solver.spec import BallDomain, BoxDomain, Dirichlet, FirstOrder, Initial, Neumann, Periodic
+from solver.spec import (
+    BallDomain,
+    BoxDomain,
+    DifferenceDomain,
+    Dirichlet,
+    FirstOrder,
+    Initial,
+    IntersectionDomain,
+    Neumann,
+    Periodic,
+    PolygonDomain,
+    UnionDomain,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EXAMPLES = [ROOT.parent / "shared" / "examples", ROOT / "examples" / "peers"]
@@ -113,7 +125,29 @@ def _hj_burgers_1d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + u_x^2 / 2
     return dde.grad.jacobian(u, x, i=0, j=1) + dde.grad.jacobian(u, x, i=0, j=0) ** 2 / 2  # type: ignore[no-any-return]
 
 
+def _laplace_2d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # -Laplace u = 0 (lshape-poisson)
+    return -_laplacian(dde, x, u, 2)
+
+
+def _nonlinear_diffusion_2d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # -div((1 + u^2) grad u) = f
+    s, c = torch.sin(math.pi * x), torch.cos(math.pi * x)
+    exact = s[:, 0:1] * s[:, 1:2]
+    gradient_sq = (c[:, 0:1] * s[:, 1:2]) ** 2 + (s[:, 0:1] * c[:, 1:2]) ** 2
+    f = 2 * math.pi**2 * exact * (1 + exact**2) - 2 * math.pi**2 * exact * gradient_sq
+    k = 1 + u**2
+    flux = [k * dde.grad.jacobian(u, x, i=0, j=j) for j in range(2)]
+    divergence = dde.grad.jacobian(flux[0], x, i=0, j=0) + dde.grad.jacobian(flux[1], x, i=0, j=1)
+    return -divergence - f  # type: ignore[no-any-return]
+
+
+def _convection_periodic(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + 50 u_x = 0
+    return dde.grad.jacobian(u, x, i=0, j=1) + 50 * dde.grad.jacobian(u, x, i=0, j=0)  # type: ignore[no-any-return]
+
+
 DDE_RESIDUALS: dict[str, Residual] = {
+    "lshape-poisson": _laplace_2d,
+    "nonlinear-diffusion-2d": _nonlinear_diffusion_2d,
+    "convection-periodic": _convection_periodic,
     "transport-1d": _transport_1d,
     "poisson-2d": _poisson_2d,
     "eikonal-2d": _eikonal_2d,
@@ -300,29 +334,41 @@ def run_relupde(problem: Problem, norm: str, scale: float, points: Tensor) -> Re
 
 # ---------------------------------------------------------------- DeepXDE
 def dde_geometry(dde: Any, problem: Problem) -> Any:
-    domain = problem.spec.problem.domain
-    if isinstance(domain, BoxDomain):
-        lo, hi = domain.box.lower, domain.box.upper
-        if problem.d == 1:
-            geom = dde.geometry.Interval(lo[0], hi[0])
-        elif problem.d == 2:
-            geom = dde.geometry.Rectangle(lo, hi)
-        else:
-            geom = dde.geometry.Hypercube(lo, hi)
-    elif isinstance(domain, BallDomain):
-        c, r = domain.ball.center, domain.ball.radius
-        if problem.d == 1:
-            geom = dde.geometry.Interval(c[0] - r, c[0] + r)
-        elif problem.d == 2:
-            geom = dde.geometry.Disk(c, r)
-        else:
-            geom = dde.geometry.Hypersphere(c, r)
-    else:
-        raise ValueError(f"{problem.name}: DeepXDE needs a bounded domain")
+    geom = _dde_region(dde, problem.spec.problem.domain, problem.d, problem.name)
     time_spec = problem.spec.problem.time
     if time_spec is None:
         return geom
     return dde.geometry.GeometryXTime(geom, dde.geometry.TimeDomain(time_spec.start, time_spec.end))
+
+
+def _dde_region(dde: Any, domain: Any, d: int, name: str) -> Any:
+    """DeepXDE's geometry of a space domain: box, ball, polygon, or their constructive solid
+    geometry (union, intersection, difference)."""
+    if isinstance(domain, BoxDomain):
+        lo, hi = domain.box.lower, domain.box.upper
+        if d == 1:
+            return dde.geometry.Interval(lo[0], hi[0])
+        return dde.geometry.Rectangle(lo, hi) if d == 2 else dde.geometry.Hypercube(lo, hi)
+    if isinstance(domain, BallDomain):
+        c, r = domain.ball.center, domain.ball.radius
+        if d == 1:
+            return dde.geometry.Interval(c[0] - r, c[0] + r)
+        return dde.geometry.Disk(c, r) if d == 2 else dde.geometry.Hypersphere(c, r)
+    if isinstance(domain, PolygonDomain):
+        return dde.geometry.Polygon([list(v) for v in domain.polygon.vertices])
+    operations: dict[type[Any], tuple[str, str]] = {
+        UnionDomain: ("union", "CSGUnion"),
+        IntersectionDomain: ("intersection", "CSGIntersection"),
+        DifferenceDomain: ("difference", "CSGDifference"),
+    }
+    for kind, (field, combine) in operations.items():
+        if isinstance(domain, kind):
+            parts = [_dde_region(dde, member, d, name) for member in getattr(domain, field)]
+            combined = parts[0]
+            for part in parts[1:]:
+                combined = getattr(dde.geometry, combine)(combined, part)
+            return combined
+    raise ValueError(f"{name}: DeepXDE needs a bounded domain")
 
 
 def face_share(problem: Problem, on: str) -> float:
@@ -350,8 +396,14 @@ def dde_conditions(dde: Any, problem: Problem, geom: Any) -> tuple[list[Any], in
             conditions.append(dde.icbc.IC(geom, _numpy_function(expr, d, None), lambda _, on: on))
             num_initial += n_boundary
             continue
-        if isinstance(cond, Periodic):
-            raise ValueError("the peers bench does not pass periodic conditions to DeepXDE yet")
+        if isinstance(cond, Periodic):  # DeepXDE's penalty form: u and u_x equal on both faces
+            axis = int(cond.axis.removeprefix("x"))
+            for order in (0, 1):
+                conditions.append(
+                    dde.icbc.PeriodicBC(geom, axis, lambda _, on: bool(on), derivative_order=order)
+                )
+            num_boundary += n_boundary
+            continue
         expr = parse(cond.value, names)
         where = _on_boundary(problem, cond.on)
         func = _numpy_function(expr, d, has_time)
