@@ -509,6 +509,46 @@ MUTANTS: tuple[Mutant, ...] = (
         "    if False:  # mutant: as if not installed\n",
         ("tests/service/test_compose.py::test_docker_compose_config_accepts_the_file",),
     ),
+    Mutant(
+        "polygon-normal-sign",
+        "a polygon's edge normals point inward",
+        "solver/regions/polygon.py",
+        "turned = torch.stack([direction[:, 1], -direction[:, 0]], 1) * self._orientation",
+        "turned = torch.stack([direction[:, 1], -direction[:, 0]], 1) * -self._orientation",
+        ("tests/solver/test_regions.py",),
+    ),
+    Mutant(
+        "union-seam",
+        "a union draws boundary points on the face two members share",
+        "solver/regions/set_operations.py",
+        "            keep &= ~self._claimed(x, normal, source, eps)\n",
+        "            pass  # mutant: coincident faces counted twice\n",
+        ("tests/solver/test_regions.py",),
+    ),
+    Mutant(
+        "periodic-wave-kink",
+        "a triangle wave's kink moved off the quarter period",
+        "solver/periodic.py",
+        "(0.5, ((0.25, -4.0), (0.75, 4.0))),",
+        "(0.5, ((0.25, -4.0), (0.7, 4.0))),",
+        ("tests/solver/test_periodic.py",),
+    ),
+    Mutant(
+        "diffusion-ignores-u",
+        "the flux residual reads K at u = 0, not at the network's u",
+        "solver/problems.py",
+        '            env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution\n',
+        '            env["u"] = 0 * u[:, 0]  # mutant\n',
+        ("tests/solver/test_residuals.py",),
+    ),
+    Mutant(
+        "offload-bypassed",
+        "large JSON evaluates never use the evaluate pool",
+        "service/api/routes/models.py",
+        'elif form == "json" and len(body) > OFFLOAD_BYTES and pool.enabled:',
+        "elif False:",
+        ("tests/service/test_offload.py",),
+    ),
 )
 
 
