@@ -253,7 +253,7 @@ def check_problem(problem: Problem, dde: Any | None) -> dict[str, float]:
     sets = pde.sample(256, 256, seed=1, draw=0, method="uniform")
     assert pde.exact is not None
     for index, (cond, _expr) in enumerate(pde.conditions):
-        points = sets[f"condition{index}"]
+        points = sets[pde.condition_names[index]]
         if isinstance(cond, Neumann):
             continue
         star = expression_values(pde.exact, points.x, points.t)

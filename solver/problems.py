@@ -138,6 +138,10 @@ class PDEProblem:
             if not isinstance(cond, Periodic)
         ]
         self.periodic_axes = sorted(int(c.axis[1:]) for c in spec.conditions if isinstance(c, Periodic))
+        # the residual term of conditions[i] is "condition<i>", i its place in the spec
+        self.condition_names = [
+            f"condition{i}" for i, c in enumerate(spec.conditions) if not isinstance(c, Periodic)
+        ]
         self.selection = 0.0  # +1/-1: push u up/down to select the viscosity solution
         if isinstance(spec, FirstOrder):
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
@@ -207,7 +211,7 @@ class PDEProblem:
         t = self.slab.times(u[:, -1]) if self.slab is not None else None
         sets["interior"] = self._interior_targets(PointSet(t, x), seed, draw)
         for index, (cond, expr) in enumerate(self.conditions):
-            name = f"condition{index}"
+            name = self.condition_names[index]
             if isinstance(cond, Initial):
                 assert self.slab is not None
                 xc, _ = self.region.draw_interior(boundary, derived_seed(seed, name, draw), method)
@@ -275,7 +279,7 @@ class PDEProblem:
         grad_u = jac[:, 0, xs]
         if name == "interior":
             return self._interior(points, u, jac, grad_u)
-        index = int(name.removeprefix("condition"))
+        index = self.condition_names.index(name)
         cond = self.conditions[index][0]
         target = points.targets["value"]
         if isinstance(cond, Initial):

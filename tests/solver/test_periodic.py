@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from models import ReLUNetwork
 from solver import JobSpec, solve
 from solver.periodic import feature_map, periodic_network
+from solver.problems import PDEProblem
 from solver.spec_errors import friendly_errors
 
 F64 = torch.float64
@@ -120,3 +121,21 @@ def test_misused_periodic_conditions_get_one_clear_message(
     conditions: list[dict[str, Any]], problem: dict[str, Any], expected: str
 ) -> None:
     assert expected in _message(_with(conditions, **problem))
+
+
+def test_condition_terms_keep_their_place_in_the_spec() -> None:
+    """A periodic condition has no term; the others keep the name of their place in the spec."""
+    spec = json.loads((ROOT / "examples" / "convection-periodic.json").read_text())
+    spec["problem"]["conditions"] = [
+        {"type": "periodic", "axis": "x0"},
+        {"type": "initial", "value": "sin(x)"},
+    ]
+    problem = PDEProblem(JobSpec.model_validate(spec).problem)
+    sets = problem.sample(32, 16, seed=0, draw=0)
+    assert sorted(sets) == ["condition1", "interior"]
+    net = ReLUNetwork.random([2, 8, 1], dtype=F64, generator=torch.Generator().manual_seed(0))
+    u, jac = net.value_and_jacobian(sets["condition1"].inputs())
+    assert set(problem.residuals("condition1", sets["condition1"], u, jac)) == {
+        "condition1:value",
+        "condition1:gradient",
+    }
