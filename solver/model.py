@@ -73,7 +73,7 @@ class Model:
         self.metrics = metrics
         self.errors = errors
         self.estimate = estimate
-        self._shape: Region | None = None  # the region of a polygon or set operation, built once
+        self._shape: Region | None = None  # the domain's region, built at first use
 
     @property
     def estimate(self) -> dict[str, Any] | None:
@@ -193,10 +193,11 @@ class Model:
             radius = domain.whole_space.train_radius
             ok &= (np.abs(x) <= radius).all(1)
         else:  # a polygon or a set operation
-            ok &= self._region().contains(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+            ok &= self.region().contains(torch.from_numpy(np.ascontiguousarray(x))).numpy()
         return ok
 
-    def _region(self) -> Region:
+    def region(self) -> Region:
+        """The region of the problem's domain (solver.regions), built once per model."""
         if self._shape is None:
             self._shape = region_of(self.spec.problem.domain, self.spec.problem.dimension)
         return self._shape

@@ -42,7 +42,6 @@ from numpy.typing import NDArray
 from solver.estimate import pointwise_bounds
 from solver.model import Model
 from solver.problems import PDEProblem
-from solver.regions import region_of
 from solver.spec import SHAPED, BallDomain, BoxDomain, WholeSpaceDomain
 from solver.training import LossRecord
 
@@ -105,7 +104,7 @@ def input_ranges(model: Model) -> dict[str, tuple[float, float]]:
         r = domain.whole_space.train_radius
         spans = [(-r, r)] * d
     else:  # a polygon or a set operation: its bounding box
-        region = region_of(domain, d)
+        region = model.region()
         spans = list(zip(region.lower.tolist(), region.upper.tolist(), strict=True))
     ranges = {f"x{i}": (float(lo), float(hi)) for i, (lo, hi) in enumerate(spans)}
     if problem.time is not None:
@@ -232,9 +231,7 @@ def _outside(model: Model, points: NDArray[np.float64]) -> NDArray[np.bool_]:
     domain = model.spec.problem.domain
     offset = 1 if model.spec.problem.time is not None else 0
     if isinstance(domain, SHAPED):
-        inside = region_of(domain, model.spec.problem.dimension).contains(
-            torch.from_numpy(np.ascontiguousarray(points[:, offset:]))
-        )
+        inside = model.region().contains(torch.from_numpy(np.ascontiguousarray(points[:, offset:])))
         return np.asarray(~inside.numpy())
     if not isinstance(domain, BallDomain):
         return np.zeros(points.shape[0], dtype=bool)

@@ -58,51 +58,43 @@ def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
     """422 ``validation_error`` (one detail per cap passed) when the spec asks for more than
     this server allows."""
     problems: list[dict[str, Any]] = []
+
+    def over(field: str, message: str, given: Any) -> None:
+        problems.append({"field": field, "message": message, "type": "server_cap", "given": given})
+
     limit_s = spec.training.time_limit_s
     if limit_s > settings.max_time_limit_s:
         cap = f"{settings.max_time_limit_s:g}"
-        problems.append(
-            {
-                "field": "training.time_limit_s",
-                "message": f"{limit_s:g} s is over this server's cap of {cap} s "
-                f"({ENV_VARIABLES['max_time_limit_s']}); ask for {cap} s or less",
-                "type": "server_cap",
-                "given": limit_s,
-            }
+        over(
+            "training.time_limit_s",
+            f"{limit_s:g} s is over this server's cap of {cap} s ({ENV_VARIABLES['max_time_limit_s']}); "
+            f"ask for {cap} s or less",
+            limit_s,
         )
     steps = spec_steps(spec)
     if steps > settings.max_steps:
-        problems.append(
-            {
-                "field": "training.steps",
-                "message": f"{steps} training steps (Adam + L-BFGS) are over this server's cap of "
-                f"{settings.max_steps} ({ENV_VARIABLES['max_steps']}); ask for {settings.max_steps} or fewer",
-                "type": "server_cap",
-                "given": steps,
-            }
+        over(
+            "training.steps",
+            f"{steps} training steps (Adam + L-BFGS) are over this server's cap of {settings.max_steps} "
+            f"({ENV_VARIABLES['max_steps']}); ask for {settings.max_steps} or fewer",
+            steps,
         )
     parameters = spec_parameters(spec)
     if parameters > settings.max_parameters:
-        problems.append(
-            {
-                "field": "network.hidden",
-                "message": f"a network of {parameters} weights and biases is over this server's cap of "
-                f"{settings.max_parameters} ({ENV_VARIABLES['max_parameters']}); use fewer or narrower "
-                "hidden layers",
-                "type": "server_cap",
-                "given": spec.network.hidden,
-            }
+        over(
+            "network.hidden",
+            f"a network of {parameters} weights and biases is over this server's cap of "
+            f"{settings.max_parameters} ({ENV_VARIABLES['max_parameters']}); use fewer or narrower "
+            "hidden layers",
+            spec.network.hidden,
         )
     points = spec_points(spec)
     if points > settings.max_points:
-        problems.append(
-            {
-                "field": "training.points",
-                "message": f"{points} points per draw (interior + boundary per condition) are over this "
-                f"server's cap of {settings.max_points} ({ENV_VARIABLES['max_points']}); ask for fewer",
-                "type": "server_cap",
-                "given": points,
-            }
+        over(
+            "training.points",
+            f"{points} points per draw (interior + boundary per condition) are over this server's cap "
+            f"of {settings.max_points} ({ENV_VARIABLES['max_points']}); ask for fewer",
+            points,
         )
     if problems:
         message = f"{problems[0]['field']}: {problems[0]['message']}"

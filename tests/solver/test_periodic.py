@@ -14,13 +14,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from models import ReLUNetwork
 from solver import JobSpec, solve
 from solver.periodic import feature_map, periodic_network
 from solver.problems import PDEProblem
-from solver.spec_errors import friendly_errors
+from tests.solver.spec_messages import one_message
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +78,6 @@ def test_a_solved_periodic_model_is_periodic_in_physical_coordinates() -> None:
     assert len(model.architecture["widths"]) == 5  # inputs, the feature layer, 2 hidden, output
 
 
-def _message(spec: dict[str, Any]) -> str:
-    with pytest.raises(ValidationError) as info:
-        JobSpec.model_validate(spec)
-    errors = friendly_errors(info.value.errors())
-    assert len(errors) == 1, errors
-    return f"{errors[0]['field']}: {errors[0]['message']}"
-
-
 def _with(conditions: list[dict[str, Any]], **problem: Any) -> dict[str, Any]:
     spec: dict[str, Any] = json.loads((ROOT / "examples" / "convection-periodic.json").read_text())
     spec["problem"]["conditions"] = [{"type": "initial", "value": "sin(x)"}, *conditions]
@@ -117,10 +108,10 @@ def _with(conditions: list[dict[str, Any]], **problem: Any) -> dict[str, Any]:
         ),
     ],
 )
-def test_misused_periodic_conditions_get_one_clear_message(
+def test_misused_periodic_conditions_get_one_clearone_message(
     conditions: list[dict[str, Any]], problem: dict[str, Any], expected: str
 ) -> None:
-    assert expected in _message(_with(conditions, **problem))
+    assert expected in one_message(_with(conditions, **problem))
 
 
 def test_condition_terms_keep_their_place_in_the_spec() -> None:

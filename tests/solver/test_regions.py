@@ -13,11 +13,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
-from solver import JobSpec
 from solver.regions import Difference, Polygon, Region, Union, region_of
-from solver.spec_errors import friendly_errors
+from tests.solver.spec_messages import one_message
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,14 +141,6 @@ def test_an_intersection_of_a_box_and_a_ball() -> None:
     assert abs(float(on_arc.double().mean()) - (math.pi / 2) / (math.pi / 2 + 2)) < 0.04
 
 
-def _message(spec: dict[str, Any]) -> str:
-    with pytest.raises(ValidationError) as info:
-        JobSpec.model_validate(spec)
-    errors = friendly_errors(info.value.errors())
-    assert len(errors) == 1, errors
-    return f"{errors[0]['field']}: {errors[0]['message']}"
-
-
 def _lshape_spec(domain: dict[str, Any], **problem: Any) -> dict[str, Any]:
     spec: dict[str, Any] = json.loads((ROOT / "examples" / "lshape-poisson.json").read_text())
     spec["problem"]["domain"] = domain
@@ -177,20 +167,20 @@ def _lshape_spec(domain: dict[str, Any], **problem: Any) -> dict[str, Any]:
         ({"union": [BOX, {"box": {"lower": [0.0], "upper": [1.0]}}]}, "different dimensions"),
     ],
 )
-def test_bad_domains_get_one_clear_message(domain: dict[str, Any], expected: str) -> None:
-    assert expected in _message(_lshape_spec(domain))
+def test_bad_domains_get_one_clearone_message(domain: dict[str, Any], expected: str) -> None:
+    assert expected in one_message(_lshape_spec(domain))
 
 
 def test_conditions_name_the_parts_a_domain_has() -> None:
     spec = _lshape_spec(L_DOMAINS["polygon"])
     spec["problem"]["conditions"][0]["on"] = "edge6"
-    message = _message(spec)
+    message = one_message(spec)
     assert "'edge6' is not a boundary part" in message and "'edge5'" in message
     spec = _lshape_spec(L_DOMAINS["difference"])
     spec["problem"]["conditions"][0]["on"] = "x0=lower"
-    assert "allowed: 'boundary'" in _message(spec)
+    assert "allowed: 'boundary'" in one_message(spec)
     spec = _lshape_spec(L_DOMAINS["polygon"], dimension=3)
-    assert "dimension" in _message(spec)
+    assert "dimension" in one_message(spec)
 
 
 def test_region_of_builds_the_set_operations() -> None:
