@@ -20,10 +20,17 @@ Adam steps (``PDEPointResampler``), as relupde redraws its points.  The PDE of e
 is written out by hand for DeepXDE (``DDE_RESIDUALS``); boundary and initial data and the
 exact solution are the spec's own expressions.
 
+The ``system`` examples of examples/ (burgers-1d, kovasznay-2d; ``--examples examples``) are
+given to DeepXDE in the form a DeepXDE user would write, with second derivatives by autograd:
+Burgers in its one unknown u, Kovasznay in (u, v, p) (``DDE_OUTPUTS``); each condition
+constrains the DeepXDE output of the unknown it names.
+
 Every model is judged on the same 10,000 fresh uniform points of the domain (seed
 ``EVAL_SEED``) against the spec's ``exact``: rel L2 of u, max |u - u*|, max |grad u - grad u*|
 (Euclidean over every input, t included; the gradient from each library's own derivative:
 the explicit network Jacobian for relupde, torch autograd on ``model.net`` for DeepXDE).
+A system is judged on its velocity unknowns (``Problem.judged``: burgers-1d u, kovasznay-2d
+(u, v) together: rel L2 = |U - U*|_F / |U*|_F, the maxima over both components).
 Before training, each problem's translation is checked: the hand-written residual and
 relupde's residual vanish on ``exact`` and the condition data agree with it.
 
@@ -73,6 +80,7 @@ from solver.spec import (
     Neumann,
     Periodic,
     PolygonDomain,
+    System,
     UnionDomain,
 )
 
@@ -86,9 +94,10 @@ THREADS = 2
 
 # ---------------------------------------------------------------- DeepXDE translations
 # DeepXDE's inputs are (x0, ..., x{d-1}, t): time is the LAST column (relupde: the first).
-# Each residual takes DeepXDE's (inputs, u) and returns the PDE residual (n, 1).
+# Each residual takes DeepXDE's (inputs, outputs) and returns the PDE residual (n, 1), or one
+# per equation (a list) for a net of several outputs (DDE_OUTPUTS).
 
-Residual = Callable[[Any, Tensor, Tensor], Tensor]
+Residual = Callable[[Any, Tensor, Tensor], Tensor | list[Tensor]]
 
 
 def _grad_norm(dde: Any, x: Tensor, u: Tensor, d: int) -> Tensor:
@@ -97,10 +106,10 @@ def _grad_norm(dde: Any, x: Tensor, u: Tensor, d: int) -> Tensor:
     return norm
 
 
-def _laplacian(dde: Any, x: Tensor, u: Tensor, d: int) -> Tensor:
-    total: Tensor = dde.grad.hessian(u, x, i=0, j=0)
+def _laplacian(dde: Any, x: Tensor, u: Tensor, d: int, component: int = 0) -> Tensor:
+    total: Tensor = dde.grad.hessian(u, x, component=component, i=0, j=0)
     for j in range(1, d):
-        total = total + dde.grad.hessian(u, x, i=j, j=j)
+        total = total + dde.grad.hessian(u, x, component=component, i=j, j=j)
     return total
 
 
@@ -144,7 +153,36 @@ def _convection_periodic(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + 50 
     return dde.grad.jacobian(u, x, i=0, j=1) + 50 * dde.grad.jacobian(u, x, i=0, j=0)  # type: ignore[no-any-return]
 
 
+# The system examples are given to DeepXDE as a DeepXDE user would write them, not as the
+# spec's first-order system (relupde's flux unknown q and vorticity w exist only because its
+# equations may use first derivatives alone; DeepXDE differentiates twice by autograd):
+# burgers-1d as one output u with u_xx from dde.grad.hessian, kovasznay-2d as outputs (u, v, p)
+# with the momentum equations' Laplacian and continuity, as in DeepXDE's own Kovasznay example.
+BURGERS_NU = 0.05
+KOVASZNAY_NU = 1 / 20  # Re = 20
+
+
+def _burgers_1d(dde: Any, x: Tensor, u: Tensor) -> Tensor:  # u_t + u u_x - 0.05 u_xx = 0
+    u_x = dde.grad.jacobian(u, x, i=0, j=0)
+    u_t = dde.grad.jacobian(u, x, i=0, j=1)
+    u_xx = dde.grad.hessian(u, x, i=0, j=0)
+    return u_t + u * u_x - BURGERS_NU * u_xx  # type: ignore[no-any-return]
+
+
+def _kovasznay_2d(dde: Any, x: Tensor, out: Tensor) -> list[Tensor]:
+    """Steady Navier-Stokes in (u, v, p): (u.grad) u + grad p - nu Laplace u = 0, div u = 0."""
+    u, v = out[:, 0:1], out[:, 1:2]
+    u_x, u_y = (dde.grad.jacobian(out, x, i=0, j=j) for j in range(2))
+    v_x, v_y = (dde.grad.jacobian(out, x, i=1, j=j) for j in range(2))
+    p_x, p_y = (dde.grad.jacobian(out, x, i=2, j=j) for j in range(2))
+    momentum_x = u * u_x + v * u_y + p_x - KOVASZNAY_NU * _laplacian(dde, x, out, 2, component=0)
+    momentum_y = u * v_x + v * v_y + p_y - KOVASZNAY_NU * _laplacian(dde, x, out, 2, component=1)
+    return [momentum_x, momentum_y, u_x + v_y]
+
+
 DDE_RESIDUALS: dict[str, Residual] = {
+    "burgers-1d": _burgers_1d,
+    "kovasznay-2d": _kovasznay_2d,
     "lshape-poisson": _laplace_2d,
     "nonlinear-diffusion-2d": _nonlinear_diffusion_2d,
     "convection-periodic": _convection_periodic,
@@ -157,6 +195,14 @@ DDE_RESIDUALS: dict[str, Residual] = {
     "eikonal-disk-2d": _eikonal_2d,
     "eikonal-rect-2d": _eikonal_2d,
 }
+
+#: The outputs of the DeepXDE net of each system example, by the spec's unknown names, in
+#: output order (a scalar example: u alone).  A condition may constrain only these.
+DDE_OUTPUTS: dict[str, tuple[str, ...]] = {"burgers-1d": ("u",), "kovasznay-2d": ("u", "v", "p")}
+
+#: The unknowns of a system whose errors are reported: the velocity (burgers-1d: u;
+#: kovasznay-2d: (u, v) together), not the pressure nor relupde's auxiliary unknowns (q, w).
+VELOCITY = ("u", "v")
 
 
 def import_deepxde() -> Any:
@@ -181,6 +227,26 @@ class Problem:
     @property
     def has_time(self) -> bool:
         return self.spec.problem.time is not None
+
+    @property
+    def is_system(self) -> bool:
+        return isinstance(self.spec.problem, System)
+
+    @property
+    def dde_outputs(self) -> tuple[str, ...]:
+        """The unknowns the DeepXDE net outputs, in its output order."""
+        return DDE_OUTPUTS.get(self.name, ("u",)) if self.is_system else ("u",)
+
+    @property
+    def judged(self) -> list[str]:
+        """The unknowns whose errors are reported, in the spec's order: u for a scalar problem,
+        the velocity unknowns (those named u or v) of a system."""
+        if not self.is_system:
+            return ["u"]
+        judged = [k for k in self.pde.unknowns if k in VELOCITY]
+        if not judged:
+            raise ValueError(f"{self.name}: no velocity unknown ({' or '.join(VELOCITY)}) to judge")
+        return judged
 
 
 def load_problems(folders: Sequence[Path], only: Sequence[str] | None, seed: int | None) -> list[Problem]:
@@ -220,11 +286,14 @@ def expression_values(expr: Expression, x: Tensor, t: Tensor | None) -> Tensor:
 
 
 def exact_of_dde_inputs(problem: Problem, xd: Tensor) -> Tensor:
-    """u* as a differentiable function of DeepXDE-ordered inputs (n, 1)."""
-    assert problem.pde.exact is not None
+    """The exact solution of each DeepXDE output (u for a scalar problem) as a differentiable
+    function of DeepXDE-ordered inputs (n, outputs)."""
+    pde = problem.pde
+    assert pde.exacts is not None
     x = xd[:, : problem.d]
     t = xd[:, -1] if problem.has_time else None
-    return expression_values(problem.pde.exact, x, t).unsqueeze(1)
+    columns = [expression_values(pde.exacts[pde.unknowns.index(k)], x, t) for k in problem.dde_outputs]
+    return torch.stack(columns, 1)
 
 
 # ---------------------------------------------------------------- translation checks
@@ -240,23 +309,24 @@ def check_problem(problem: Problem, dde: Any | None) -> dict[str, float]:
         dde.grad.clear()
         residual = DDE_RESIDUALS[problem.name](dde, xd, u)
         dde.grad.clear()
-        out["dde_residual"] = float(residual.detach().abs().max())
-    if isinstance(problem.spec.problem, FirstOrder):
-        exact = pde.exact_values(inputs)
+        parts = residual if isinstance(residual, list) else [residual]
+        out["dde_residual"] = max(float(part.detach().abs().max()) for part in parts)
+    if isinstance(problem.spec.problem, FirstOrder | System):
+        exact = pde.exact_outputs(inputs)
         assert exact is not None
         u_star, g_star = exact
         t = inputs[:, 0] if problem.has_time else None
         x = inputs[:, 1:] if problem.has_time else inputs
-        terms = pde.residuals("interior", PointSet(t, x), u_star.unsqueeze(1), g_star.unsqueeze(1))
-        out["relupde_residual"] = float(terms["pde"].max())
+        terms = pde.residuals("interior", PointSet(t, x), u_star, g_star)
+        out["relupde_residual"] = max(float(term.max()) for term in terms.values())
     worst = 0.0
     sets = pde.sample(256, 256, seed=1, draw=0, method="uniform")
-    assert pde.exact is not None
+    assert pde.exacts is not None
     for index, (cond, _expr) in enumerate(pde.conditions):
         points = sets[pde.condition_names[index]]
         if isinstance(cond, Neumann):
             continue
-        star = expression_values(pde.exact, points.x, points.t)
+        star = expression_values(pde.exacts[pde.condition_outputs[index]], points.x, points.t)
         worst = max(worst, float((points.targets["value"] - star).abs().max()))
     out["conditions"] = worst
     return out
@@ -282,13 +352,18 @@ class Result:
 
 
 def judge(problem: Problem, value: Tensor, gradient: Tensor, points: Tensor) -> tuple[float, float, float]:
-    exact = problem.pde.exact_values(points)
+    """rel L2, L-inf and grad L-inf of the judged unknowns (``problem.judged``), together:
+    value (n, k) and gradient (n, k, inputs) hold them in that order.  rel L2 = |U - U*|_F /
+    |U*|_F, L-inf the largest |U - U*|, grad L-inf the largest Euclidean gradient error over
+    points and unknowns (a scalar problem: k = 1, u alone)."""
+    exact = problem.pde.exact_outputs(points)
     assert exact is not None, f"{problem.name} has no exact solution"
-    u_star, g_star = exact
+    columns = [problem.pde.unknowns.index(k) for k in problem.judged]
+    u_star, g_star = exact[0][:, columns], exact[1][:, columns]
     diff = value.to(torch.float64) - u_star
     scale = float(u_star.norm())
     rel = float(diff.norm()) / scale if scale > 0 else float(diff.norm())
-    grad = float((gradient.to(torch.float64) - g_star).norm(dim=1).max())
+    grad = float((gradient.to(torch.float64) - g_star).norm(dim=2).max())
     return rel, float(diff.abs().max()), grad
 
 
@@ -317,6 +392,11 @@ def run_relupde(problem: Problem, norm: str, scale: float, points: Tensor) -> Re
     evaluation = model.evaluate(points.numpy())
     value = torch.from_numpy(evaluation.value)
     gradient = torch.from_numpy(evaluation.gradient)
+    if model.unknowns is None:  # a scalar problem: value (n,), gradient (n, inputs)
+        value, gradient = value.unsqueeze(1), gradient.unsqueeze(1)
+    else:  # a system: value (n, m), gradient (n, m, inputs), the unknowns in the spec's order
+        columns = [model.unknowns.index(k) for k in problem.judged]
+        value, gradient = value[:, columns], gradient[:, columns]
     rel, linf, grad = judge(problem, value, gradient, points)
     return Result(
         problem.name,
@@ -382,36 +462,64 @@ def face_share(problem: Problem, on: str) -> float:
     return faces[axis] / (2 * sum(faces))
 
 
+def dde_component(problem: Problem, index: int, unknown: str | None) -> int:
+    """The DeepXDE output a condition constrains (``component=``): its unknown's place among
+    ``problem.dde_outputs`` (0, u, for a scalar problem, whose conditions name no unknown)."""
+    if unknown is None:
+        return 0
+    if unknown not in problem.dde_outputs:
+        raise ValueError(
+            f"{problem.name}: conditions[{index}] constrains {unknown!r}, but the DeepXDE formulation "
+            f"has no output for it (its outputs: {', '.join(problem.dde_outputs)}); translate the "
+            "condition by hand or extend DDE_OUTPUTS and the residual"
+        )
+    return problem.dde_outputs.index(unknown)
+
+
 def dde_conditions(dde: Any, problem: Problem, geom: Any) -> tuple[list[Any], int, int]:
-    """DeepXDE ICs/BCs from the spec's conditions, num_boundary and num_initial."""
+    """DeepXDE ICs/BCs from the spec's conditions, num_boundary and num_initial.
+
+    A scalar problem gets ``boundary`` points (over the share of the boundary a condition
+    covers) per boundary condition, summed.  A system's conditions of different unknowns on
+    the same part of the boundary share DeepXDE's boundary points (relupde draws ``boundary``
+    per condition), so there the largest such count is taken: each condition still sees about
+    ``boundary`` points."""
     d, has_time = problem.d, problem.has_time
     n_boundary = problem.spec.training.points.boundary
     conditions: list[Any] = []
-    num_boundary = num_initial = 0
+    counts: list[int] = []  # boundary points each boundary condition asks for
+    num_initial = 0
     names = space_names(d, has_time)
     no_t = space_names(d, has_time=False)
-    for cond in problem.spec.problem.conditions:
-        if isinstance(cond, Initial):
-            expr = parse(cond.value, no_t)
-            conditions.append(dde.icbc.IC(geom, _numpy_function(expr, d, None), lambda _, on: on))
-            num_initial += n_boundary
-            continue
+    for index, cond in enumerate(problem.spec.problem.conditions):
         if isinstance(cond, Periodic):  # DeepXDE's penalty form: u and u_x equal on both faces
             axis = int(cond.axis.removeprefix("x"))
-            for order in (0, 1):
-                conditions.append(
-                    dde.icbc.PeriodicBC(geom, axis, lambda _, on: bool(on), derivative_order=order)
-                )
-            num_boundary += n_boundary
+            for component in range(len(problem.dde_outputs)):  # a system's periodic: every unknown
+                for order in (0, 1):
+                    conditions.append(
+                        dde.icbc.PeriodicBC(
+                            geom, axis, lambda _, on: bool(on), derivative_order=order, component=component
+                        )
+                    )
+            counts.append(n_boundary)
+            continue
+        component = dde_component(problem, index, cond.unknown)
+        if isinstance(cond, Initial):
+            expr = parse(cond.value, no_t)
+            conditions.append(
+                dde.icbc.IC(geom, _numpy_function(expr, d, None), lambda _, on: on, component=component)
+            )
+            num_initial += n_boundary
             continue
         expr = parse(cond.value, names)
         where = _on_boundary(problem, cond.on)
         func = _numpy_function(expr, d, has_time)
         if isinstance(cond, Dirichlet):
-            conditions.append(dde.icbc.DirichletBC(geom, func, where))
+            conditions.append(dde.icbc.DirichletBC(geom, func, where, component=component))
         else:
-            conditions.append(dde.icbc.NeumannBC(geom, func, where))
-        num_boundary += math.ceil(n_boundary / face_share(problem, cond.on))
+            conditions.append(dde.icbc.NeumannBC(geom, func, where, component=component))
+        counts.append(math.ceil(n_boundary / face_share(problem, cond.on)))
+    num_boundary = max(counts, default=0) if problem.is_system else sum(counts)
     return conditions, num_boundary, num_initial
 
 
@@ -457,7 +565,7 @@ def run_dde(dde: Any, problem: Problem, activation: str, scale: float, lbfgs: in
         conditions, num_boundary, num_initial = dde_conditions(dde, problem, geom)
         residual = DDE_RESIDUALS[problem.name]
 
-        def pde(x: Tensor, u: Tensor) -> Tensor:
+        def pde(x: Tensor, u: Tensor) -> Tensor | list[Tensor]:
             return residual(dde, x, u)
 
         common = {"num_domain": train.points.interior, "num_boundary": num_boundary}
@@ -469,7 +577,8 @@ def run_dde(dde: Any, problem: Problem, activation: str, scale: float, lbfgs: in
             data = dde.data.PDE(geom, pde, conditions, train_distribution="pseudo", **common)
         n_inputs = problem.d + (1 if problem.has_time else 0)
         initializer = "Glorot normal" if activation == "tanh" else "He normal"
-        net = dde.nn.FNN([n_inputs, *problem.spec.network.hidden, 1], activation, initializer)
+        n_outputs = len(problem.dde_outputs)
+        net = dde.nn.FNN([n_inputs, *problem.spec.network.hidden, n_outputs], activation, initializer)
         model = dde.Model(data, net)
         model.compile("adam", lr=train.learning_rate, verbose=0)
         callbacks = (
@@ -508,7 +617,8 @@ def run_dde(dde: Any, problem: Problem, activation: str, scale: float, lbfgs: in
         note = f"failed: {str(exc).splitlines()[0][:80]}"
         print(f"#   dde-{activation} {note}", flush=True)
     wall = time.perf_counter() - start
-    value, gradient = dde_value_and_gradient(model.net, points, problem.has_time)
+    columns = [problem.dde_outputs.index(k) for k in problem.judged]
+    value, gradient = dde_value_and_gradient(model.net, points, problem.has_time, columns)
     rel, linf, grad = judge(problem, value, gradient, points)
     return Result(problem.name, f"dde-{activation}", done, lbfgs_done, wall, adam_s, rel, linf, grad, note)
 
@@ -523,16 +633,21 @@ def set_lbfgs_iterations(dde: Any, iterations: int) -> None:
     options["fun_per_step"] = options["maxfun"] * options["iter_per_step"] // iterations
 
 
-def dde_value_and_gradient(net: Any, points: Tensor, has_time: bool) -> tuple[Tensor, Tensor]:
-    """u and grad u (relupde's input order) of a DeepXDE torch net by autograd, in its dtype."""
+def dde_value_and_gradient(
+    net: Any, points: Tensor, has_time: bool, columns: Sequence[int] = (0,)
+) -> tuple[Tensor, Tensor]:
+    """The outputs ``columns`` of a DeepXDE torch net (n, k) and their gradients (n, k, inputs;
+    relupde's input order) by autograd, in its dtype."""
     dtype = next(net.parameters()).dtype
     values, gradients = [], []
     for chunk in torch.split(points, 4096):
         x = to_dde(chunk, has_time).to(dtype).requires_grad_(True)
-        u = net(x)[:, 0]
-        (g,) = torch.autograd.grad(u.sum(), x)
-        values.append(u.detach())
-        gradients.append(from_dde(g, has_time))
+        out = net(x)
+        grads = [
+            from_dde(torch.autograd.grad(out[:, c].sum(), x, retain_graph=True)[0], has_time) for c in columns
+        ]
+        values.append(out[:, list(columns)].detach())
+        gradients.append(torch.stack(grads, 1))
     return torch.cat(values), torch.cat(gradients)
 
 
@@ -618,6 +733,11 @@ def main() -> None:
         f"# steps scale {args.steps_scale}, DeepXDE L-BFGS <= {scaled_steps(args.lbfgs, args.steps_scale)}"
         f" iterations, training seed {'as in each spec' if args.seed is None else args.seed},"
         f" {EVAL_POINTS} evaluation points (seed {EVAL_SEED})",
+    ]
+    head += [
+        f"# {p.name}: judged on {', '.join(p.judged)}; DeepXDE outputs {', '.join(p.dde_outputs)}"
+        for p in problems
+        if p.is_system
     ]
     print("\n".join(head), flush=True)
 

@@ -155,6 +155,12 @@ def solve_command(spec_path: str, out: str, overrides: list[str] | None = None) 
             f"errors on {e['n_points']} fresh points: rel_l2 {e['rel_l2']:.3e}, "
             f"linf {e['linf']:.3e}, grad_linf {e['grad_linf']:.3e}"
         )
+        for name in model.unknowns or []:
+            mine = e[name]
+            print(
+                f"  {name}: rel_l2 {mine['rel_l2']:.3e}, linf {mine['linf']:.3e}, "
+                f"grad_linf {mine['grad_linf']:.3e}"
+            )
     return 0
 
 
@@ -188,6 +194,7 @@ def plot_command(args: argparse.Namespace) -> int:
             resolution=args.resolution,
             direction=parse_numbers(args.direction, "--direction") if args.direction else None,
             reach=args.reach,
+            unknown=args.unknown,
         )
     except PlotError as exc:
         print(f"relupde plot: {exc}", file=sys.stderr)
@@ -213,6 +220,7 @@ def _add_plot_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     plot.add_argument("--resolution", type=int, default=None, help="grid points per axis")
     plot.add_argument("--direction", default=None, help="kind=bound: the ray's direction, d numbers")
     plot.add_argument("--reach", type=float, default=DEFAULT_REACH, help="kind=bound: ray ends at reach * R")
+    plot.add_argument("--unknown", default=None, help="a system's unknown to draw (default: its first)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -317,8 +317,9 @@ class JobPage:
 
 @dataclass(frozen=True)
 class EvaluateResult:
-    """value (n,), gradient (n, inputs), bound and gradient_bound (n,), inside (n,) booleans (the
-    point lies in the domain and time slab); None when absent or not asked."""
+    """value (n,), gradient (n, inputs) (a system: value (n, m), gradient (n, m, inputs), the m
+    unknowns in the model's ``unknowns`` order), bound and gradient_bound (n,), inside (n,)
+    booleans (the point lies in the domain and time slab); None when absent or not asked."""
 
     value: NDArray[np.float64] | None
     gradient: NDArray[np.float64] | None
@@ -705,14 +706,19 @@ def _evaluate_request(
     return _Request("POST", path, params=params, content=buffer.getvalue(), headers=headers)
 
 
-def _parse_evaluation(response: httpx.Response, shape: tuple[int, int]) -> EvaluateResult:
+def _parse_evaluation(
+    response: httpx.Response, shape: tuple[int, int], unknowns: int | None = None
+) -> EvaluateResult:
+    """The answer's arrays, checked against the shapes asked for: n points of k inputs and,
+    for a system, ``unknowns`` value columns."""
     _checked(response)
     if response.headers.get("content-type", "").split(";")[0].strip() == NPZ:
         arrays = _load_npz(response.content)
     else:
         arrays = _json_object(response)
     n, k = shape
-    shapes = {"value": (n,), "gradient": (n, k), "bound": (n,), "gradient_bound": (n,), "inside": (n,)}
+    m = () if unknowns is None else (unknowns,)
+    shapes = {"value": (n, *m), "gradient": (n, *m, k), "bound": (n,), "gradient_bound": (n,), "inside": (n,)}
     return EvaluateResult(**{name: _array(arrays.get(name), name, shapes[name]) for name in OUTPUTS})
 
 
@@ -748,13 +754,18 @@ def _array(data: Any, name: str, shape: tuple[int, ...]) -> NDArray[Any] | None:
 
 
 def _evaluate_flow(
-    model_id: str, inputs: Sequence[str], points: ArrayLike, outputs: Sequence[str] | None, bulk: bool | None
+    model_id: str,
+    inputs: Sequence[str],
+    points: ArrayLike,
+    outputs: Sequence[str] | None,
+    bulk: bool | None,
+    unknowns: int | None = None,
 ) -> Flow[EvaluateResult]:
     array = _validate_points(points, inputs)
     wanted = _validate_outputs(outputs)
     use_bulk = array.shape[0] > BULK_THRESHOLD if bulk is None else bulk
     response = yield from _fetch(_evaluate_request(model_id, array, wanted, use_bulk))
-    return _parse_evaluation(response, (array.shape[0], array.shape[1]))
+    return _parse_evaluation(response, (array.shape[0], array.shape[1]), unknowns)
 
 
 class _AtomicFile:
@@ -800,7 +811,7 @@ class _AtomicFile:
 
 ERROR_NAMES: Final = ("rel_l2", "linf", "grad_linf")
 PNG: Final = "image/png"
-PLOT_OPTIONS: Final = ("x", "y", "at", "times", "resolution", "direction", "reach")
+PLOT_OPTIONS: Final = ("x", "y", "at", "times", "resolution", "direction", "reach", "unknown")
 
 
 def _number_text(value: Any) -> str:
@@ -883,8 +894,15 @@ class _ModelView:
         return [str(name) for name in self.info.get("inputs") or []]
 
     @property
+    def unknowns(self) -> list[str] | None:
+        """A system's unknowns, the order of evaluate's value columns; None for a scalar problem."""
+        found = self.info.get("unknowns")
+        return None if found is None else [str(name) for name in found]
+
+    @property
     def errors(self) -> dict[str, Any] | None:
-        """Errors against the spec's ``exact`` ({"rel_l2", "linf", "grad_linf", "n_points"}), or None."""
+        """Errors against the spec's ``exact`` ({"rel_l2", "linf", "grad_linf", "n_points"}; a
+        system also has one such entry per unknown, under its name), or None."""
         return cast("dict[str, Any] | None", self.info.get("errors"))
 
     @property
@@ -910,7 +928,9 @@ class _ModelView:
     def _evaluate(
         self, points: ArrayLike, outputs: Sequence[str] | None, bulk: bool | None
     ) -> Flow[EvaluateResult]:
-        return _evaluate_flow(_segment(self.id, "model"), self.inputs, points, outputs, bulk)
+        unknowns = self.unknowns
+        count = None if unknowns is None else len(unknowns)
+        return _evaluate_flow(_segment(self.id, "model"), self.inputs, points, outputs, bulk, count)
 
     def _artifact_request(self) -> _Request:
         return _Request("GET", f"/v1/models/{_segment(self.id, 'model')}/artifact")
@@ -963,7 +983,8 @@ class RemoteModel(_ModelView):
         """The server's picture (``GET /v1/models/{id}/plot.png``) as a matplotlib Figure of the
         PNG's size, axes off, for notebooks.  ``kind``: solution, error, gradient_error, bound or
         loss; ``options``: x, y ("none": a line plot), at ({"x2": 0.5}), times ([0, 1]),
-        resolution, direction ([1, 0]), reach (docs/service.md, Plot routes)."""
+        resolution, direction ([1, 0]), reach, unknown (a system's unknown to draw)
+        (docs/service.md, Plot routes)."""
         request = self._plot_request(kind, options)
         return _png_figure(self._client._drive(_plot_flow(request)))
 

@@ -31,7 +31,7 @@ from models import ReLUNetwork
 from solver.aposteriori import ErrorBound
 from solver.estimate import GlobalEstimate, pointwise_bounds
 from solver.regions import Region, region_of
-from solver.spec import BallDomain, BoxDomain, JobSpec, WholeSpaceDomain
+from solver.spec import BallDomain, BoxDomain, JobSpec, System, WholeSpaceDomain
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -46,7 +46,8 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """value (n,), gradient (n, inputs); bound and gradient_bound (n,) or None (no pointwise
+    """value (n,), gradient (n, inputs) (a system: value (n, m), gradient (n, m, inputs), the m
+    unknowns in the spec's order); bound and gradient_bound (n,) or None (no pointwise
     bound); inside (n,): the point lies in the domain and time slab (whole space: in the
     slab, since the global model is defined on all of R^d)."""
 
@@ -65,7 +66,7 @@ class Model:
         network: ReLUNetwork,
         spec: JobSpec,
         metrics: dict[str, Any],
-        errors: dict[str, float] | None,
+        errors: dict[str, Any] | None,
         estimate: dict[str, Any] | None = None,
     ) -> None:
         self.network = network.to(torch.float64)
@@ -98,6 +99,13 @@ class Model:
         return (["t"] if problem.time else []) + [f"x{i}" for i in range(problem.dimension)]
 
     @property
+    def unknowns(self) -> list[str] | None:
+        """A system's unknowns, in the order of evaluate's value columns; None for a scalar kind
+        (one unknown u: value (n,), gradient (n, inputs))."""
+        problem = self.spec.problem
+        return list(problem.unknowns) if isinstance(problem, System) else None
+
+    @property
     def architecture(self) -> dict[str, Any]:
         net = self.network
         return {
@@ -121,13 +129,16 @@ class Model:
             raise ValueError("points must be finite numbers (no NaN or infinity)")
         x = torch.from_numpy(array)
         values, gradients = [], []
+        unknowns = self.unknowns
+        pick: int | slice = 0 if unknowns is None else slice(0, len(unknowns))
         with torch.no_grad():  # in chunks: bounded memory, and faster than one huge batch
             for chunk in torch.split(x, EVALUATE_CHUNK):
                 u, jac = self.network.value_and_jacobian(chunk)
-                values.append(u[:, 0])
-                gradients.append(jac[:, 0, :])
-        value = torch.cat(values).numpy() if values else np.zeros(0)
-        gradient = torch.cat(gradients).numpy() if gradients else np.zeros((0, self.n_inputs))
+                values.append(u[:, pick])
+                gradients.append(jac[:, pick, :])
+        shape = () if unknowns is None else (len(unknowns),)
+        value = torch.cat(values).numpy() if values else np.zeros((0, *shape))
+        gradient = torch.cat(gradients).numpy() if gradients else np.zeros((0, *shape, self.n_inputs))
         bound = gradient_bound = None
         if self._global is not None:
             bound, gradient_bound = pointwise_bounds(self._global, array)

@@ -87,6 +87,7 @@ class View:
     x_range: tuple[float, float]
     y_range: tuple[float, float] | None
     resolution: int
+    unknown: int = 0  # the plotted output: a system's unknown, in its order (scalar kinds: 0)
 
 
 def input_ranges(model: Model) -> dict[str, tuple[float, float]]:
@@ -147,10 +148,13 @@ def make_view(
     at: dict[str, float] | None = None,
     times: Sequence[float] | None = None,
     resolution: int | None = None,
+    unknown: str | None = None,
 ) -> View:
     """Check a slice request against the model's inputs and fill in the defaults: the first two
     space inputs vary, the others sit at the middle of their range, and t (when on no axis)
-    is shown at the start, middle and end of the interval."""
+    is shown at the start, middle and end of the interval; a system shows ``unknown`` (default:
+    its first unknown)."""
+    index = unknown_index(model, unknown)
     ranges = input_ranges(model)
     names = list(ranges)
     space = [n for n in names if n != "t"]
@@ -197,7 +201,24 @@ def make_view(
     n = resolution if resolution is not None else (IMAGE_RESOLUTION if y is not None else LINE_RESOLUTION)
     if not 2 <= n <= MAX_RESOLUTION:
         raise PlotError(f"resolution: give 2 to {MAX_RESOLUTION} points per axis, got {n}")
-    return View(x, y, at, slices, ranges[x], ranges[y] if y is not None else None, n)
+    return View(x, y, at, slices, ranges[x], ranges[y] if y is not None else None, n, index)
+
+
+def unknown_index(model: Model, unknown: str | None) -> int:
+    """The output of ``unknown`` (None: the first); a scalar model's one unknown is u."""
+    names = model.unknowns or ["u"]
+    if unknown is None:
+        return 0
+    if unknown not in names:
+        raise PlotError(
+            f"unknown: {unknown!r} is not an unknown of this model; choose one of {', '.join(names)}"
+        )
+    return names.index(unknown)
+
+
+def unknown_name(model: Model, view: View) -> str:
+    """The plotted unknown's name (u for the scalar kinds)."""
+    return (model.unknowns or ["u"])[view.unknown]
 
 
 # ---------------------------------------------------------------------- field values
@@ -240,25 +261,32 @@ def _outside(model: Model, points: NDArray[np.float64]) -> NDArray[np.bool_]:
     return np.asarray(distance > domain.ball.radius * (1 + 1e-12))
 
 
-def _exact(model: Model, points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _exact(
+    model: Model, points: NDArray[np.float64], unknown: int = 0
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """u* and grad u* of output ``unknown`` at the points, from the spec's ``exact``."""
     problem = PDEProblem(model.spec.problem)
-    found = problem.exact_values(torch.from_numpy(points))
+    found = problem.exact_outputs(torch.from_numpy(points))
     if found is None:
         raise PlotError("this plot compares with `exact`, and the job spec has none; plot kind=solution")
     value, gradient = found
-    return value.numpy(), gradient.numpy()
+    return value[:, unknown].numpy(), gradient[:, unknown].numpy()
 
 
-def field(model: Model, kind: str, points: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The plotted quantity at ``points``: u, |u - u*| or |grad u - grad u*|_2."""
+def field(model: Model, kind: str, points: NDArray[np.float64], unknown: int = 0) -> NDArray[np.float64]:
+    """The plotted quantity at ``points``: u, |u - u*| or |grad u - grad u*|_2 (a system: of
+    its output ``unknown``)."""
     evaluation = model.evaluate(points)
+    value, gradient = evaluation.value, evaluation.gradient
+    if model.unknowns is not None:
+        value, gradient = value[:, unknown], gradient[:, unknown]
     if kind == "solution":
-        return evaluation.value
-    exact_value, exact_gradient = _exact(model, points)
+        return value
+    exact_value, exact_gradient = _exact(model, points, unknown)
     if kind == "error":
-        return np.abs(evaluation.value - exact_value)
+        return np.abs(value - exact_value)
     if kind == "gradient_error":
-        return np.asarray(np.linalg.norm(evaluation.gradient - exact_gradient, axis=1))
+        return np.asarray(np.linalg.norm(gradient - exact_gradient, axis=1))
     raise PlotError(f"kind: {kind!r} is not a field; choose solution, error or gradient_error")
 
 
@@ -297,7 +325,7 @@ def _slice_values(
     """One panel's points, the plotted quantity there (NaN outside a ball, errors floored at
     ERROR_FLOOR for the log scales) and the panel's grid shape."""
     points, shape = _grid_points(model, view, t)
-    values = field(model, kind, points)
+    values = field(model, kind, points, view.unknown)
     values[_outside(model, points)] = np.nan
     if kind != "solution":
         values = np.maximum(values, ERROR_FLOOR)
@@ -318,11 +346,11 @@ def _draw_lines(axes: Axes, model: Model, kind: str, view: View, should_stop: St
     for index, t in enumerate(slices):
         _check_stop(should_stop)
         points, values, _ = _slice_values(model, kind, view, t)
-        name = "u" if kind == "solution" else LABELS[kind]
+        name = unknown_name(model, view) if kind == "solution" else LABELS[kind]
         label = f"{name}, t = {t:.4g}" if t is not None else name
         (line,) = axes.plot(points[:, column], values, label=label)
         if overlay:
-            exact_value, _ = _exact(model, points)
+            exact_value, _ = _exact(model, points, view.unknown)
             exact_value[_outside(model, points)] = np.nan
             axes.plot(
                 points[:, column],
@@ -414,7 +442,8 @@ def field_figure(model: Model, kind: str, view: View, should_stop: StopCheck = N
         _draw_images(figure, model, kind, view, should_stop)
     else:
         _draw_lines(figure.add_subplot(), model, kind, view, should_stop)
-    figure.suptitle(_title(model, LABELS[kind] + _fixed_note(view)), fontsize=10)
+    shown = f" of {unknown_name(model, view)}" if model.unknowns is not None else ""
+    figure.suptitle(_title(model, LABELS[kind] + shown + _fixed_note(view)), fontsize=10)
     return figure
 
 
@@ -550,6 +579,7 @@ def plot_model(
     direction: Sequence[float] | None = None,
     reach: float = DEFAULT_REACH,
     should_stop: StopCheck = None,
+    unknown: str | None = None,
 ) -> bytes:
     """One plot of ``model`` as PNG bytes; see the module docstring for the kinds.
     ``should_stop`` is asked between panels and before rendering: True raises ``PlotStopped``."""
@@ -564,6 +594,7 @@ def plot_model(
         direction=direction,
         reach=reach,
         should_stop=should_stop,
+        unknown=unknown,
     )
     _check_stop(should_stop)
     return _png(figure)
@@ -581,10 +612,13 @@ def model_figure(
     direction: Sequence[float] | None = None,
     reach: float = DEFAULT_REACH,
     should_stop: StopCheck = None,
+    unknown: str | None = None,
 ) -> Figure:
-    """One plot of ``model`` as a matplotlib Figure (``plot_model`` renders it to PNG)."""
+    """One plot of ``model`` as a matplotlib Figure (``plot_model`` renders it to PNG); a
+    system's field plots show ``unknown`` (default: its first unknown)."""
     if kind not in PLOT_KINDS:
         raise PlotError(f"kind: {kind!r} is not a plot kind; choose one of {', '.join(PLOT_KINDS)}")
+    unknown_index(model, unknown)
     if kind == "loss":
         curve = model_loss_curve(model)
         if not curve:
@@ -603,7 +637,7 @@ def model_figure(
         return bound_figure(model, direction=direction, reach=reach, t=t, resolution=resolution or RAY_POINTS)
     if direction is not None:
         raise PlotError("direction: only kind=bound follows a ray")
-    view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution)
+    view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution, unknown=unknown)
     return field_figure(model, kind, view, should_stop)
 
 
@@ -640,6 +674,7 @@ def plot_work(
     at: dict[str, float] | None = None,
     times: Sequence[float] | None = None,
     resolution: int | None = None,
+    unknown: str | None = None,
 ) -> PlotWork:
     """The work ``plot_model`` would do for these arguments (a PlotError for a slice that
     cannot be drawn): the loss curve costs nothing, a bound plot one ray of points."""
@@ -648,7 +683,7 @@ def plot_work(
         return PlotWork(0, layers, 1, image=False)
     if kind == "bound":
         return PlotWork(resolution or RAY_POINTS, layers, 1, image=False)
-    view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution)
+    view = make_view(model, x=x, y=y, at=at, times=times, resolution=resolution, unknown=unknown)
     image = view.y is not None
     points = view.resolution**2 if image else view.resolution
     return PlotWork(points, layers, max(len(view.times), 1), image=image)

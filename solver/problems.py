@@ -4,6 +4,8 @@
 * ``divergence_form``: one network with outputs (u, sigma); the flux residual
   sigma - K grad u and the balance residual [u_t] - div sigma + b . grad u + c u - f, where
   div sigma is the trace of the sigma block of D Phi.
+* ``system``: one network output per unknown N_k; the residuals F_j(t, x, N, N_t, grad N)
+  of the equations, each derivative a row of D Phi.
 * ``kolmogorov``: Feynman-Kac regression of u(t, x) on phi(X_t^x) and of grad_x u on the
   pathwise derivative grad phi(X_t) dX_t/dx (exact simulation for constant coefficients,
   Euler-Maruyama otherwise; the pathwise derivative is the derivative of the simulated map
@@ -24,7 +26,17 @@ from torch import Tensor
 from solver.domains import DTYPE, Slab, derived_seed
 from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
 from solver.regions import region_of
-from solver.spec import DivergenceForm, FirstOrder, Initial, Kolmogorov, Neumann, Periodic, Problem
+from solver.spec import (
+    DivergenceForm,
+    FirstOrder,
+    Initial,
+    Kolmogorov,
+    Neumann,
+    Periodic,
+    Problem,
+    System,
+)
+from solver.unknowns import system_names
 
 # Feynman-Kac paths per point, in antithetic pairs: KOLMOGOROV_PATHS, fewer where
 # n * paths * d would pass PATH_ELEMENTS (memory of one draw), never below MIN_PATHS.
@@ -127,10 +139,24 @@ class PDEProblem:
         self.slab = Slab.from_spec(spec.time)
         self.has_time = self.slab is not None
         self.n_inputs = self.d + (1 if self.has_time else 0)
-        self.n_outputs = 1 + self.d if isinstance(spec, DivergenceForm) else 1
+        #: the unknowns, in output order (scalar kinds: u, the first output)
+        self.unknowns = list(spec.unknowns) if isinstance(spec, System) else ["u"]
+        self.n_outputs = (
+            1 + self.d
+            if isinstance(spec, DivergenceForm)
+            else len(self.unknowns)
+            if isinstance(spec, System)
+            else 1
+        )
         names = space_names(self.d, self.has_time)
         no_t = space_names(self.d, has_time=False)
-        self.exact = parse(spec.exact, names) if spec.exact else None
+        #: the known solution of each unknown (in output order), or None
+        self.exacts: list[Expression] | None = None
+        if isinstance(spec.exact, dict):
+            self.exacts = [parse(spec.exact[k], names) for k in self.unknowns]
+        elif spec.exact:
+            self.exacts = [parse(spec.exact, names)]
+        self.exact = self.exacts[0] if self.exacts is not None and not isinstance(spec, System) else None
         # periodic conditions are built into the network (solver.periodic): no residual term
         self.conditions = [
             (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))
@@ -138,6 +164,11 @@ class PDEProblem:
             if not isinstance(cond, Periodic)
         ]
         self.periodic_axes = sorted(int(c.axis[1:]) for c in spec.conditions if isinstance(c, Periodic))
+        #: the output each condition constrains (its unknown's place; 0 for the scalar kinds)
+        self.condition_outputs = [
+            self.unknowns.index(cond.unknown) if cond.unknown is not None else 0
+            for cond, _ in self.conditions
+        ]
         # the residual term of conditions[i] is "condition<i>", i its place in the spec
         self.condition_names = [
             f"condition{i}" for i, c in enumerate(spec.conditions) if not isinstance(c, Periodic)
@@ -146,6 +177,9 @@ class PDEProblem:
         if isinstance(spec, FirstOrder):
             self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
             self.selection = self._selection_sign() if not self.has_time else 0.0
+        if isinstance(spec, System):
+            system = system_names(self.unknowns, self.d, self.has_time)
+            self.equations = [parse(text, system) for text in spec.equations]
         if isinstance(spec, DivergenceForm):
             self.diffusion = _matrix(spec.diffusion, {**names, "u": "scalar"})  # K may depend on u
             self.drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
@@ -276,14 +310,15 @@ class PDEProblem:
         u: (n, N_L) network values, jac: (n, N_L, n_inputs) derivatives in physical coordinates.
         """
         xs = slice(1, None) if self.has_time else slice(0, None)
-        grad_u = jac[:, 0, xs]
         if name == "interior":
-            return self._interior(points, u, jac, grad_u)
+            return self._interior(points, u, jac, jac[:, 0, xs])
         index = self.condition_names.index(name)
         cond = self.conditions[index][0]
+        k = self.condition_outputs[index]
+        grad_u = jac[:, k, xs]
         target = points.targets["value"]
         if isinstance(cond, Initial):
-            found = {f"{name}:value": (u[:, 0] - target).abs()}
+            found = {f"{name}:value": (u[:, k] - target).abs()}
             if INITIAL_GRADIENT and self.conditions[index][1].is_smooth():
                 found[f"{name}:gradient"] = INITIAL_GRADIENT * (grad_u - points.targets["grad"]).norm(dim=1)
                 if isinstance(self.spec, DivergenceForm):
@@ -292,7 +327,7 @@ class PDEProblem:
         if isinstance(cond, Neumann):
             assert points.normals is not None
             return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
-        return {f"{name}:dirichlet": (u[:, 0] - target).abs()}
+        return {f"{name}:dirichlet": (u[:, k] - target).abs()}
 
     def _flux_gap(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
         """|sigma - K grad|, per point: the flux equation of the first-order system (``env``
@@ -325,6 +360,8 @@ class PDEProblem:
         env = space_env(points.t, points.x)
         if isinstance(spec, FirstOrder):
             return {"pde": self.equation_value(points, u, jac).abs()}
+        if isinstance(spec, System):
+            return {f"equation{i}": value.abs() for i, value in enumerate(self.system_values(points, u, jac))}
         if isinstance(spec, DivergenceForm):
             balance = self.signed_balance(points, u, jac).abs()
             env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution
@@ -335,6 +372,25 @@ class PDEProblem:
             "value": (u[:, 0] - points.targets["value"]).abs() / weight,
             "gradient": (grad_u - points.targets["grad"]).norm(dim=1) / weight,
         }
+
+    def system_env(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        """The names of a system's equations at the points: the space names and, for each
+        unknown N (output k), N = u[:, k], N_t = jac[:, k, 0], N_x<i> and grad_N from jac[:, k]."""
+        xs = slice(1, None) if self.has_time else slice(0, None)
+        env = space_env(points.t, points.x)
+        for k, unknown in enumerate(self.unknowns):
+            grad = jac[:, k, xs]
+            env[unknown] = u[:, k]
+            env[f"grad_{unknown}"] = grad
+            env.update({f"{unknown}_x{i}": grad[:, i] for i in range(self.d)})
+            if self.has_time:
+                env[f"{unknown}_t"] = jac[:, k, 0]
+        return env
+
+    def system_values(self, points: PointSet, u: Tensor, jac: Tensor) -> list[Tensor]:
+        """F_j(t, x, N, N_t, grad N) of each equation of a system, signed, at the points (n,)."""
+        env = self.system_env(points, u, jac)
+        return [equation.evaluate(env, u[:, 0]) for equation in self.equations]
 
     def signed_balance(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
         """[u_t] - div sigma + b . grad u + c u - f of a divergence-form problem, signed (n,)."""
@@ -366,15 +422,19 @@ class PDEProblem:
         return isinstance(self.spec, Kolmogorov)
 
     def exact_values(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
-        """(u*, grad u*) of ``exact`` at inputs (n, n_inputs), gradient over all inputs (t first)."""
+        """(u*, grad u*) of ``exact`` at inputs (n, n_inputs), gradient over all inputs (t first);
+        None without ``exact`` and for a system (``exact_outputs`` gives every unknown)."""
         if self.exact is None:
             return None
-        inputs = inputs.to(DTYPE).detach().requires_grad_(True)
-        t = inputs[:, 0] if self.has_time else None
-        x = inputs[:, 1:] if self.has_time else inputs
-        value = self.exact.evaluate(space_env(t, x), inputs[:, 0])
-        (grad,) = torch.autograd.grad(value.sum(), inputs, allow_unused=True)
-        return value.detach(), torch.zeros_like(inputs) if grad is None else grad.detach()
+        return _value_and_gradient(self.exact, inputs, self.has_time)
+
+    def exact_outputs(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
+        """The known solution of every unknown: values (n, m) and gradients (n, m, n_inputs), m
+        the number of unknowns (1 for the scalar kinds), or None without ``exact``."""
+        if self.exacts is None:
+            return None
+        pairs = [_value_and_gradient(e, inputs, self.has_time) for e in self.exacts]
+        return torch.stack([v for v, _ in pairs], 1), torch.stack([g for _, g in pairs], 1)
 
     def validation_inputs(self, n: int, seed: int) -> Tensor:
         """Fresh points (independent of training draws) for measuring errors."""
@@ -382,6 +442,16 @@ class PDEProblem:
         if self.slab is None:
             return x
         return torch.cat([self.slab.times(u[:, -1]).unsqueeze(1), x], 1)
+
+
+def _value_and_gradient(expr: Expression, inputs: Tensor, has_time: bool) -> tuple[Tensor, Tensor]:
+    """An expression of (t, x) and its gradient over every input (t first), float64."""
+    inputs = inputs.to(DTYPE).detach().requires_grad_(True)
+    t = inputs[:, 0] if has_time else None
+    x = inputs[:, 1:] if has_time else inputs
+    value = expr.evaluate(space_env(t, x), inputs[:, 0])
+    (grad,) = torch.autograd.grad(value.sum(), inputs, allow_unused=True)
+    return value.detach(), torch.zeros_like(inputs) if grad is None else grad.detach()
 
 
 __all__ = ["PDEProblem", "PointSet", "gradient_of"]

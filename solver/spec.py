@@ -34,8 +34,28 @@ from solver.spec_checks import (
     sample_points,
 )
 from solver.spec_errors import suggestion
+from solver.unknowns import (
+    MAX_UNKNOWNS,
+    check_condition_unknown,
+    check_unknowns,
+    system_names,
+    unknown_of_name,
+)
 
 Expr = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+def _unknown_field() -> Any:
+    return Field(
+        default=None,
+        max_length=64,
+        description="Only in a 'system' problem: the unknown this condition constrains, one of "
+        "problem.unknowns (required there for dirichlet, neumann and initial). Leave it out for the other "
+        "kinds, whose one unknown is u.",
+        examples=["u"],
+    )
+
+
 FACE = re.compile(r"^x(\d+)=(lower|upper)$")
 
 
@@ -377,6 +397,7 @@ class Dirichlet(Strict):
         "x0..x{d-1}, x, y, z (d <= 3), x_vec.",
         examples=["0", "sin(-t)"],
     )
+    unknown: str | None = _unknown_field()
 
 
 class Neumann(Strict):
@@ -399,6 +420,7 @@ class Neumann(Strict):
         "the space names x0..x{d-1}, x, y, z (d <= 3), x_vec.",
         examples=["0", "cos(x)"],
     )
+    unknown: str | None = _unknown_field()
 
 
 class Initial(Strict):
@@ -414,6 +436,7 @@ class Initial(Strict):
         "calls none of abs, sign, min, max, norm.",
         examples=["sin(pi*x)*sin(pi*y)"],
     )
+    unknown: str | None = _unknown_field()
 
 
 AXIS = re.compile(r"^x(\d+)$")
@@ -435,6 +458,7 @@ class Periodic(Strict):
         "other condition.",
         examples=["x0"],
     )
+    unknown: str | None = _unknown_field()
 
 
 Condition = Annotated[Dirichlet | Neumann | Initial | Periodic, Field(discriminator="type")]
@@ -489,9 +513,9 @@ class ProblemBase(Strict):
     def names(self) -> dict[str, Kind]:
         return space_names(self.dimension, self.has_time)
 
-    def _check_common(self) -> list[Sampled]:
+    def _check_common(self, unknowns: list[str] | None = None) -> list[Sampled]:
         """The checks every kind shares; returns the conditions' data and ``exact``, parsed, for
-        ``_check_finite``."""
+        ``_check_finite``.  ``unknowns``: a system's (each condition then names one of them)."""
         d = self.dimension
         domain = self.domain
         if isinstance(domain, BoxDomain) and len(domain.box.lower) != d:
@@ -517,6 +541,7 @@ class ProblemBase(Strict):
         periodic = _periodic_axes(self.conditions, domain, d)
         for index, cond in enumerate(self.conditions):
             where = f"conditions[{index}]"
+            _check_condition_unknown(cond, unknowns, where)
             if isinstance(cond, Periodic):
                 continue
             if isinstance(cond, Initial):
@@ -531,7 +556,7 @@ class ProblemBase(Strict):
             _check_on(cond.on, d, domain, where)
             _not_on_periodic(cond.on, periodic, where)
             found.append(Sampled(f"{where}.value", _expr(cond.value, names, f"{where}.value"), cond.on))
-        if self.exact is not None:
+        if isinstance(self.exact, str):
             found.append(Sampled("exact", _expr(self.exact, names, "exact")))
         return found
 
@@ -617,6 +642,26 @@ def region_of(domain: Domain, dimension: int) -> Region:
 @functools.lru_cache(maxsize=64)
 def _cached_region(domain: str, dimension: int) -> Region:
     return build_region(json.loads(domain), dimension)
+
+
+def _check_condition_unknown(cond: Condition, unknowns: list[str] | None, where: str) -> None:
+    """A system's condition names one of its unknowns (a periodic one applies to all of them);
+    the other kinds' conditions name none."""
+    if unknowns is None:
+        if cond.unknown is not None:
+            raise ValueError(
+                f"{where}.unknown: only a 'system' problem has named unknowns; drop 'unknown' (this "
+                "problem's one unknown is u)"
+            )
+        return
+    if isinstance(cond, Periodic):
+        if cond.unknown is not None and unknowns != [cond.unknown]:
+            raise ValueError(
+                f"{where}.unknown: a periodic condition of a system makes every unknown periodic (the "
+                "network sees the axis through periodic features); drop 'unknown'"
+            )
+        return
+    check_condition_unknown(cond.unknown, unknowns, where)
 
 
 def _periodic_axes(conditions: list[Condition], domain: Domain, d: int) -> set[int]:
@@ -832,7 +877,110 @@ class Kolmogorov(ProblemBase):
         return self
 
 
-Problem = Annotated[FirstOrder | DivergenceForm | Kolmogorov, Field(discriminator="kind")]
+class System(ProblemBase):
+    """A first-order system of m unknowns N_1..N_m, one network output each: the equations
+    F_k(t, x, N, N_t, grad N) = 0, any nonlinearity allowed, on a box, a ball, a polygon or a
+    set operation; residuals |F_k| in the interior and one per condition, each on the unknown
+    it names.  A second-order equation is written first order with a flux unknown, e.g. viscous
+    Burgers u_t + u u_x = nu u_xx as q - nu u_x = 0, u_t + u u_x - q_x = 0."""
+
+    kind: Literal["system"] = Field(
+        description="The literal 'system': the first-order system of `equations` in the `unknowns`.",
+        examples=["system"],
+    )
+    unknowns: list[Annotated[str, Field(max_length=64)]] = Field(
+        min_length=1,
+        max_length=MAX_UNKNOWNS,
+        description=f"The names of the unknowns (1 to {MAX_UNKNOWNS}), in the order of the network's "
+        "outputs and of evaluate's value columns: identifiers such as 'u', 'q', 'p' that clash with no "
+        "built-in name (t, x, y, z, x0.., x_vec, pi, e, the functions) nor with another unknown's "
+        "derived names.",
+        examples=[["u", "q"]],
+    )
+    equations: list[Expr] = Field(
+        min_length=1,
+        max_length=64,
+        description="The residuals F_k that must vanish in the interior (at most 64): expressions in t "
+        "(with time), the space names and, for each unknown N, N, N_t (with time), N_x0..N_x{d-1} "
+        "and the vector grad_N. Products and functions of unknowns and derivatives are allowed.",
+        examples=[["q - 0.05*u_x0", "u_t + u*u_x0 - q_x0"]],
+    )
+    exact: dict[str, Expr] | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="A known solution: null, or an object mapping every unknown to an expression in t "
+        "(with time) and the space names. Used only to report errors per unknown; never in training "
+        "and never by the error bounds.",
+        examples=[{"u": "sin(x)", "q": "0.05*cos(x)"}],
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> System:
+        if isinstance(self.domain, WholeSpaceDomain):
+            raise ValueError("a system needs a bounded domain: a box, a ball, a polygon or a set operation")
+        d, has_time = self.dimension, self.has_time
+        check_unknowns(self.unknowns, d, has_time)
+        checks = self._check_common(list(self.unknowns))
+        names = system_names(self.unknowns, d, has_time)
+        used: set[str] = set()
+        for index, text in enumerate(self.equations):
+            used |= _equation(text, names, self.unknowns, f"equations[{index}]").names()
+        touched = {unknown_of_name(name, self.unknowns, d, has_time) for name in used}
+        for index, unknown in enumerate(self.unknowns):
+            if unknown not in touched:
+                raise ValueError(
+                    f"unknowns[{index}]: {unknown!r} appears in no equation; use it in one (as "
+                    f"{unknown}, {unknown}_x0, grad_{unknown}, ...) or drop it"
+                )
+        if self.exact is not None:
+            missing = [u for u in self.unknowns if u not in self.exact]
+            extra = [k for k in self.exact if k not in self.unknowns]
+            if extra:
+                raise ValueError(
+                    f"exact: {extra[0]!r} is not an unknown{suggestion(extra[0], self.unknowns)}; give one "
+                    f"expression per unknown ({', '.join(map(repr, self.unknowns))})"
+                )
+            if missing:
+                raise ValueError(
+                    f"exact: no expression for {missing[0]!r}; give one per unknown "
+                    f"({', '.join(map(repr, self.unknowns))}) or null"
+                )
+            space = self.names()
+            checks += [Sampled(f"exact.{k}", _expr(v, space, f"exact.{k}")) for k, v in self.exact.items()]
+        time_derivatives = {f"{u}_t" for u in self.unknowns} if has_time else set()
+        space_derivatives = {f"grad_{u}" for u in self.unknowns} | {
+            f"{u}_x{i}" for u in self.unknowns for i in range(d)
+        }
+        self._check_data(
+            uses_time_derivative=bool(used & time_derivatives),
+            uses_space_derivatives=bool(used & space_derivatives),
+        )
+        self._check_finite(checks, self._sample_points())  # not the equations: they involve unknowns
+        return self
+
+
+def _equation(text: str, names: dict[str, Kind], unknowns: list[str], where: str) -> Expression:
+    """A system's equation, parsed; a second derivative (``u_xx``, ``u_x0x0``, ``u_tt``) is
+    named as such, with the first-order way to write it."""
+    try:
+        return parse(text, names)
+    except ExpressionError as exc:
+        base = next((u for u in unknowns if exc.token.startswith(f"{u}_")), None)
+        if base is not None and SECOND_DERIVATIVE.match(exc.token[len(base) + 1 :]):
+            raise ValueError(
+                f"{where}: {exc.token!r} is a second derivative, and a system is first order: give "
+                f"the first derivative its own unknown (e.g. 'q' with the equation 'q - {base}_x0') "
+                "and use its derivative ('q_x0')"
+            ) from None
+        hint = ""
+        if exc.token.isidentifier() and exc.token not in names and "(did you mean" not in str(exc):
+            hint = f"; if {exc.token!r} is an unknown, list it in 'unknowns'"
+        raise ValueError(f"{where}: {exc}{hint}") from None
+
+
+SECOND_DERIVATIVE = re.compile(r"^(?:x\d*|y|z|t)(?:x\d*|y|z|t)+$")
+
+
+Problem = Annotated[FirstOrder | DivergenceForm | Kolmogorov | System, Field(discriminator="kind")]
 
 
 class NetworkSpec(Strict):
@@ -993,7 +1141,7 @@ class JobSpec(Strict):
         examples=["poisson-2d"],
     )
     problem: Problem = Field(
-        description="The PDE to solve; kind selects first_order, divergence_form or kolmogorov "
+        description="The PDE to solve; kind selects first_order, divergence_form, kolmogorov or system "
         "(full examples: examples/*.json).",
     )
     network: NetworkSpec = Field(

@@ -27,10 +27,10 @@ from typing import Any
 
 #: The tags pydantic puts in the path of a discriminated union, by the field that holds it.
 UNION_TAGS: dict[str, frozenset[str]] = {
-    "problem": frozenset({"first_order", "divergence_form", "kolmogorov"}),
+    "problem": frozenset({"first_order", "divergence_form", "kolmogorov", "system"}),
     "domain": frozenset({"box", "ball", "whole_space"}),
 }
-CONDITION_TAGS = frozenset({"dirichlet", "neumann", "initial"})
+CONDITION_TAGS = frozenset({"dirichlet", "neumann", "initial", "periodic"})
 GIVEN_MAX_CHARS = 300
 _WHERE = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])*(?:\.[a-z_]+(?:\[\d+\])*)*): (?P<rest>.+)$", re.DOTALL)
 _UNION_MEMBER = re.compile(r".*[-\[].*")

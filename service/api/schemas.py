@@ -96,10 +96,18 @@ class ModelOut(BaseModel):
     job_id: str
     created_at: datetime
     inputs: list[str] = Field(description="the order of the coordinates of a point: t first when timed")
+    unknowns: list[str] | None = Field(
+        default=None,
+        description="a system's unknowns, the order of evaluate's value columns (value (n, m), gradient "
+        "(n, m, inputs)); null for the scalar kinds (value (n,), gradient (n, inputs))",
+    )
     architecture: dict[str, Any]
     problem: dict[str, Any]
     training: dict[str, Any] = Field(description="steps, seconds, final loss, residual terms, loss history")
-    errors: dict[str, Any] | None = Field(description="rel_l2, linf, grad_linf, n_points against `exact`")
+    errors: dict[str, Any] | None = Field(
+        description="rel_l2, linf, grad_linf, n_points against `exact`; a system has them over all its "
+        "unknowns and, under each unknown's name, its own rel_l2, linf and grad_linf"
+    )
     estimate: dict[str, Any] | None = Field(
         description="error bounds computed without `exact`: `bounds` (a list of {quantity, value, kind, "
         "confidence, assumptions, how}), `verdict`, and the global estimate's fields on the whole space "
@@ -123,8 +131,13 @@ class EvaluateIn(BaseModel):
 
 
 class EvaluateOut(BaseModel):
-    value: list[float] | None = None
-    gradient: list[list[float]] | None = None
+    value: list[float] | list[list[float]] | None = Field(
+        default=None, description="u at each point (n,); a system: (n, m), the unknowns in order"
+    )
+    gradient: list[list[float]] | list[list[list[float]]] | None = Field(
+        default=None,
+        description="the gradient over every input, t first (n, inputs); a system: (n, m, inputs)",
+    )
     bound: list[float | None] | None = Field(
         default=None,
         description="the pointwise bound of |u - u*|: whole-space models' global bound, or a certified or "

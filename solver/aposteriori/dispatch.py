@@ -5,7 +5,7 @@ from __future__ import annotations
 from models import ReLUNetwork
 from solver.aposteriori.bound import ErrorBound, no_guarantee
 from solver.problems import PDEProblem
-from solver.spec import DivergenceForm, FirstOrder, Kolmogorov
+from solver.spec import DivergenceForm, FirstOrder, Kolmogorov, System
 
 #: The region kinds the estimators are built for (their constants, lifts and certificates).
 ESTIMATED_REGIONS = ("box", "ball", "whole")
@@ -24,6 +24,11 @@ def error_bounds(
     if not 0.0 < effort <= 1.0:
         raise ValueError(f"effort must lie in (0, 1], got {effort}")
     spec = problem.spec
+    if isinstance(spec, System):
+        return no_guarantee(
+            "a general first-order system has no error estimator yet; its sampled residuals "
+            "(metrics['terms']) indicate the error without bounding it"
+        )
     if problem.region.kind not in ESTIMATED_REGIONS:
         return no_guarantee(
             f"the estimators need a box, a ball or the whole space; this domain is a {problem.region.kind}"

@@ -35,7 +35,7 @@ def test_the_tables_reach_every_model_of_the_spec() -> None:
     names = {row.model.__name__ for row in ROWS}
     schema = JobSpec.model_json_schema()
     assert names >= set(schema["$defs"]) | {"JobSpec"}, "a model of the spec has no table"
-    for kind in ("first_order", "divergence_form", "kolmogorov"):
+    for kind in ("first_order", "divergence_form", "kolmogorov", "system"):
         assert f'kind = "{kind}"' in tables()
 
 
@@ -89,7 +89,7 @@ def _json_blocks(text: str) -> list[Any]:
 
 
 def test_the_doc_examples_validate_and_match_the_example_files() -> None:
-    kinds = {"first_order", "divergence_form", "kolmogorov"}
+    kinds = {"first_order", "divergence_form", "kolmogorov", "system"}
     blocks = _json_blocks(DOC.read_text())
     specs = [block for block in blocks if block.get("problem", {}).get("kind") in kinds]
     assert {JobSpec.model_validate(spec).problem.kind for spec in specs} == kinds

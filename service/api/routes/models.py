@@ -62,6 +62,7 @@ async def get_model(request: Request, model_id: str, tenant: Tenant) -> dict[str
         "job_id": record.job_id,
         "created_at": iso(record.created_at),
         "inputs": model.input_names,
+        "unknowns": model.unknowns,
         "architecture": model.architecture,
         "problem": model.spec.problem.model_dump(mode="json"),
         "training": model.metrics,

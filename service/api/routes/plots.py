@@ -111,6 +111,10 @@ async def model_plot(
     reach: Annotated[
         float, Query(gt=1, le=MAX_REACH, description="kind=bound: the ray ends at reach * R")
     ] = DEFAULT_REACH,
+    unknown: Annotated[
+        str | None,
+        Query(max_length=64, description="a system's unknown to draw (default: its first); u otherwise"),
+    ] = None,
 ) -> Response:
     """A picture of the model: `solution` (u), `error` (|u - u*|), `gradient_error`
     (|grad u - grad u*|), `bound` (whole space: the promised bounds against the true errors
@@ -122,7 +126,9 @@ async def model_plot(
     def draw(stopped: Callable[[], bool]) -> bytes:
         fixed = parse_assignments(at) if at else None
         slices = parse_numbers(times, "times") if times else None
-        work = plot_work(model, kind, x=x, y=y, at=fixed, times=slices, resolution=resolution)
+        work = plot_work(
+            model, kind, x=x, y=y, at=fixed, times=slices, resolution=resolution, unknown=unknown
+        )
         if work.total > settings.max_plot_work:
             raise _too_large(work, settings.max_plot_work)
         return plot_model(
@@ -136,6 +142,7 @@ async def model_plot(
             direction=parse_numbers(direction, "direction") if direction else None,
             reach=reach,
             should_stop=stopped,
+            unknown=unknown,
         )
 
     try:
