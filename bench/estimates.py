@@ -38,7 +38,7 @@ from models import ReLUNetwork
 from solver import JobSpec, Model
 from solver.domains import WHOLE_SPACE_MARGIN
 from solver.estimate import build_global_model, points_at_every_scale
-from solver.problems import PDEProblem
+from solver.kinds import problem_of
 from solver.solve import estimate_model, physical_network
 from solver.training import Trainer
 
@@ -52,7 +52,7 @@ def true_errors(model: Model, exact: str) -> dict[str, float]:
     """The four quantities measured with ``exact`` on CHECK_POINTS fresh uniform points."""
     data = model.spec.model_dump(mode="json")
     data["problem"]["exact"] = exact
-    problem = PDEProblem(JobSpec.model_validate(data).problem)
+    problem = problem_of(JobSpec.model_validate(data).problem)
     inputs = problem.validation_inputs(CHECK_POINTS, seed=12345)
     found = problem.exact_values(inputs)
     assert found is not None
@@ -76,7 +76,7 @@ def global_check(model: Model, phi: ReLUNetwork, exact: str) -> str:
     data = model.spec.model_dump(mode="json")
     data["problem"]["exact"] = exact
     spec = JobSpec.model_validate(data)
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     points = points_at_every_scale(estimate, CHECK_POINTS, seed=99)
     out = model.evaluate(points)
     found = problem.exact_values(torch.from_numpy(points))
@@ -101,7 +101,7 @@ def global_check(model: Model, phi: ReLUNetwork, exact: str) -> str:
 
 def solve_without_exact(spec: JobSpec) -> tuple[Model, ReLUNetwork]:
     """``solve``'s steps, keeping the box network Phi for the exact-reference comparison."""
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     result = Trainer(problem, spec.network, spec.training).run(None, None, None, None)
     phi = physical_network(result, problem)
     start = time.perf_counter()

@@ -48,7 +48,7 @@ class ExactFit(PDEProblem):
     ) -> dict[str, PointSet]:
         return {"interior": super().sample(interior, boundary, seed, draw, method)["interior"]}
 
-    def _interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
+    def interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
         """u* and grad u* in place of the problem's own targets (no Feynman-Kac paths)."""
         exact = self.exact_values(points.inputs())
         assert exact is not None, "ExactFit needs a problem with `exact`"

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec, solve
 from solver.estimate import GlobalEstimate, points_at_every_scale
+from solver.kinds import problem_of
 from solver.model import Model
-from solver.problems import PDEProblem
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "examples"
@@ -52,7 +52,7 @@ def check(model: Model, n: int, seed: int) -> dict[str, Any]:
     points = points_at_every_scale(GlobalEstimate.from_json(model.estimate), n, seed)
     out = model.evaluate(points)
     assert out.bound is not None and out.gradient_bound is not None and model.estimate is not None
-    exact = PDEProblem(model.spec.problem).exact_values(torch.from_numpy(points))
+    exact = problem_of(model.spec.problem).exact_values(torch.from_numpy(points))
     assert exact is not None
     u, grad = exact[0].numpy(), exact[1].numpy()
     value_error = np.abs(out.value - u)

@@ -27,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec
+from solver.kinds import problem_of
 from solver.problems import PDEProblem
 from solver.solve import physical_network
 from solver.training import Trainer
@@ -83,14 +84,14 @@ def main() -> None:
         f"budget {args.minutes:g} min; command: .venv/bin/python bench/heat_100d.py " + " ".join(sys.argv[1:])
     )
     probe_spec = job(d, 30, args.hidden, args.interior)
-    probe = Trainer(PDEProblem(probe_spec.problem), probe_spec.network, probe_spec.training)
+    probe = Trainer(problem_of(probe_spec.problem), probe_spec.network, probe_spec.training)
     started = time.perf_counter()
     probe.run(None, None, None)
     per_step = (time.perf_counter() - started) / 30
     steps = max(100, int(0.97 * budget / per_step))
     print(f"probe: {per_step * 1e3:.1f} ms per step -> {steps} steps\n")
     spec = job(d, steps, args.hidden, args.interior)
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     trainer = Trainer(problem, spec.network, spec.training)
     x_test = torch.rand(TEST_POINTS, d, dtype=torch.float64, generator=torch.Generator().manual_seed(123))
     marks = [budget * (k + 1) / args.snapshots for k in range(args.snapshots)]

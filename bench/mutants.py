@@ -132,15 +132,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "em-frozen-volatility",
         "Euler-Maruyama evaluates the volatility at the start point only",
-        "solver/problems.py",
-        "_apply_matrix(self.k_vol, env, dw)",
-        "_apply_matrix(self.k_vol, space_env(ts, xs), dw)",
+        "solver/kinds/kolmogorov.py",
+        "apply_matrix(self.k_vol, env, dw)",
+        "apply_matrix(self.k_vol, space_env(ts, xs), dw)",
         ("tests/solver/test_feynman_kac.py::test_euler_maruyama_evaluates_the_volatility_along_the_path",),
     ),
     Mutant(
         "em-no-sqrt-dt",
         "Brownian increments scaled by dt instead of sqrt(dt)",
-        "solver/problems.py",
+        "solver/kinds/kolmogorov.py",
         "            dw = noise[k] * dt.sqrt().unsqueeze(1)\n",
         "            dw = noise[k] * dt.unsqueeze(1)\n",
         (
@@ -536,9 +536,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "diffusion-ignores-u",
         "the flux residual reads K at u = 0, not at the network's u",
-        "solver/problems.py",
-        '            env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution\n',
-        '            env["u"] = 0 * u[:, 0]  # mutant\n',
+        "solver/kinds/divergence_form.py",
+        '        env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution\n',
+        '        env["u"] = 0 * u[:, 0]  # mutant\n',
         ("tests/solver/test_residuals.py",),
     ),
     Mutant(

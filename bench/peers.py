@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec, solve
 from solver.expressions import Expression, parse, space_env, space_names
+from solver.kinds import problem_of
 from solver.problems import PDEProblem, PointSet
 from solver.spec import (
     BallDomain,
@@ -262,7 +263,7 @@ def load_problems(folders: Sequence[Path], only: Sequence[str] | None, seed: int
             if seed is not None:
                 data.setdefault("training", {})["seed"] = seed
             spec = JobSpec.model_validate(data)
-            found.append(Problem(path.stem, data, spec, PDEProblem(spec.problem)))
+            found.append(Problem(path.stem, data, spec, problem_of(spec.problem)))
     missing = set(only or ()) - {p.name for p in found}
     if missing:
         raise SystemExit(f"unknown problem(s): {', '.join(sorted(missing))}")

@@ -47,6 +47,7 @@ from solver.aposteriori.feynman_kac import error_upper_bounds, events_per_point,
 from solver.certify import CERTIFY_MAX_INPUTS, ValueCertificate, certify_value_error
 from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
 from solver.growth import gradient_growth, value_growth
+from solver.kinds.kolmogorov import KolmogorovProblem
 from solver.problems import PDEProblem
 from solver.spec import Kolmogorov
 
@@ -205,6 +206,9 @@ def measure_local_errors(
     if kind not in ("monte_carlo", "exact"):
         raise ValueError(f"reference must be 'monte_carlo' or 'exact', got {kind!r}")
     monte_carlo = kind == "monte_carlo"
+    sampled = problem if isinstance(problem, KolmogorovProblem) else None
+    if monte_carlo and sampled is None:
+        raise ValueError("Monte Carlo references exist for kolmogorov problems only")
     n_uniform, n_radial = (
         (MC_LOCAL_POINTS, MC_RADIAL_POINTS) if monte_carlo else (LOCAL_POINTS, RADIAL_POINTS)
     )
@@ -212,13 +216,13 @@ def measure_local_errors(
     keep = max(1, inputs.shape[0] // 100)
     total = inputs.shape[0] + REFINE_ROUNDS * 2 * keep
     delta = 1.0 - CONFIDENCE
-    z = union_quantile(delta, total * events_per_point(problem)) if monte_carlo else 0.0
+    z = union_quantile(delta, total * events_per_point(sampled)) if sampled is not None else 0.0
     described: list[str] = []
 
     def errors(points: Tensor, purpose: str) -> tuple[Tensor, Tensor]:
-        if not monte_carlo:
+        if sampled is None:
             return _errors(network, problem, points)
-        ref = references(problem, points, seed, network=network, paths=ESTIMATE_PATHS, purpose=purpose)
+        ref = references(sampled, points, seed, network=network, paths=ESTIMATE_PATHS, purpose=purpose)
         if not described:
             described.append(ref.describe())
         value, gradient = error_upper_bounds(network, points, ref, z)
@@ -243,12 +247,12 @@ def measure_local_errors(
         f"over {count} points of the padded box Q = [t0, T] x [-R', R']^d ({n_uniform} uniform, "
         f"{n_radial} with log-uniform radius in [1e-3 R', R'], the rest a local search around the worst 1 %)"
     )
-    if monte_carlo:
+    if sampled is not None:
         how = (
             "the largest upper confidence figure (|R Phi - ubar| + z se) / omega and "
             f"(|D Phi - gbar| + z |se|) / omega, omega = 1 + |x|^(kappa+1), {where}, against "
             f"independent Monte Carlo references ubar, gbar ({described[0]}), z = {z:.3f} "
-            f"(delta = {delta:g} over {count} points x {events_per_point(problem)} statements, union "
+            f"(delta = {delta:g} over {count} points x {events_per_point(sampled)} statements, union "
             "bound; the normal approximation of each mean is assumed), times "
             f"{SAFETY}; `exact` not used"
         )

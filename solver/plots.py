@@ -40,8 +40,8 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from solver.estimate import pointwise_bounds
+from solver.kinds import problem_of
 from solver.model import Model
-from solver.problems import PDEProblem
 from solver.spec import SHAPED, BallDomain, BoxDomain, WholeSpaceDomain
 from solver.training import LossRecord
 
@@ -265,7 +265,7 @@ def _exact(
     model: Model, points: NDArray[np.float64], unknown: int = 0
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """u* and grad u* of output ``unknown`` at the points, from the spec's ``exact``."""
-    problem = PDEProblem(model.spec.problem)
+    problem = problem_of(model.spec.problem)
     found = problem.exact_outputs(torch.from_numpy(points))
     if found is None:
         raise PlotError("this plot compares with `exact`, and the job spec has none; plot kind=solution")

@@ -1,15 +1,9 @@
 """PDE residuals with ReLU networks (DESIGN.md section 3): every residual is first order.
 
-* ``first_order``: r = F(t, x, u, u_t, grad u) with u = R Phi and its derivatives from D Phi.
-* ``divergence_form``: one network with outputs (u, sigma); the flux residual
-  sigma - K grad u and the balance residual [u_t] - div sigma + b . grad u + c u - f, where
-  div sigma is the trace of the sigma block of D Phi.
-* ``system``: one network output per unknown N_k; the residuals F_j(t, x, N, N_t, grad N)
-  of the equations, each derivative a row of D Phi.
-* ``kolmogorov``: Feynman-Kac regression of u(t, x) on phi(X_t^x) and of grad_x u on the
-  pathwise derivative grad phi(X_t) dX_t/dx (exact simulation for constant coefficients,
-  Euler-Maruyama otherwise; the pathwise derivative is the derivative of the simulated map
-  x -> phi(X_t^x) with the noise held fixed).  Antithetic paths are averaged per point.
+``PDEProblem`` is the base of the problem kinds (``solver.kinds``: one class per kind, each
+with its interior residuals and targets; ``problem_of(spec)`` builds the right one).  It
+holds what they share: the region and time slab, the point sets of every term, the
+condition residuals, each on the output of the unknown it names, and ``exact``.
 
 Conditions are residuals on their own point sets; an initial condition also matches the
 spatial gradient of its data (a Sobolev target).  Residual magnitudes are returned per
@@ -24,19 +18,9 @@ import torch
 from torch import Tensor
 
 from solver.domains import DTYPE, Slab, derived_seed
-from solver.expressions import Expression, Kind, equation_names, parse, space_env, space_names
+from solver.expressions import Expression, Kind, parse, space_env, space_names
 from solver.regions import region_of
-from solver.spec import (
-    DivergenceForm,
-    FirstOrder,
-    Initial,
-    Kolmogorov,
-    Neumann,
-    Periodic,
-    Problem,
-    System,
-)
-from solver.unknowns import system_names
+from solver.spec import Initial, Neumann, Periodic, Problem, System
 
 # Feynman-Kac paths per point, in antithetic pairs: KOLMOGOROV_PATHS, fewer where
 # n * paths * d would pass PATH_ELEMENTS (memory of one draw), never below MIN_PATHS.
@@ -49,7 +33,6 @@ PATH_ELEMENTS = 2**23
 # jumps, the term cannot fall below half the jump there, and under the sup loss it then
 # dominates everything (transported hat: rel L2 0.93 with it, 1.3e-2 without; BENCHMARKS.md).
 INITIAL_GRADIENT = 1.0
-EULER_STEPS = 32
 
 
 @dataclass
@@ -94,13 +77,13 @@ class PointSet:
         )
 
 
-def _matrix(value: str | list[list[str]], names: dict[str, Kind]) -> Expression | list[list[Expression]]:
+def parse_matrix(value: str | list[list[str]], names: dict[str, Kind]) -> Expression | list[list[Expression]]:
     if isinstance(value, str):
         return parse(value, names)
     return [[parse(item, names) for item in row] for row in value]
 
 
-def _apply_matrix(mat: Expression | list[list[Expression]], env: dict[str, Tensor], vec: Tensor) -> Tensor:
+def apply_matrix(mat: Expression | list[list[Expression]], env: dict[str, Tensor], vec: Tensor) -> Tensor:
     """M(t, x) v for a scalar (M = m I) or d x d expression matrix; vec (n, d)."""
     if isinstance(mat, Expression):
         return mat.evaluate(env, vec[:, 0]).unsqueeze(1) * vec
@@ -130,7 +113,8 @@ def paths_per_point(n: int, d: int) -> int:
 
 
 class PDEProblem:
-    """Residuals and point sets of one job's problem."""
+    """Residuals and point sets of one job's problem; a kind's subclass gives the interior
+    residuals (``interior_residuals``) and, where it has them, the interior targets."""
 
     def __init__(self, spec: Problem) -> None:
         self.spec = spec
@@ -139,27 +123,21 @@ class PDEProblem:
         self.slab = Slab.from_spec(spec.time)
         self.has_time = self.slab is not None
         self.n_inputs = self.d + (1 if self.has_time else 0)
-        #: the unknowns, in output order (scalar kinds: u, the first output)
+        #: the unknowns, in output order (the scalar kinds: u, the first output)
         self.unknowns = list(spec.unknowns) if isinstance(spec, System) else ["u"]
-        self.n_outputs = (
-            1 + self.d
-            if isinstance(spec, DivergenceForm)
-            else len(self.unknowns)
-            if isinstance(spec, System)
-            else 1
-        )
-        names = space_names(self.d, self.has_time)
+        self.n_outputs = len(self.unknowns)
+        self.names = space_names(self.d, self.has_time)
         no_t = space_names(self.d, has_time=False)
         #: the known solution of each unknown (in output order), or None
         self.exacts: list[Expression] | None = None
         if isinstance(spec.exact, dict):
-            self.exacts = [parse(spec.exact[k], names) for k in self.unknowns]
+            self.exacts = [parse(spec.exact[k], self.names) for k in self.unknowns]
         elif spec.exact:
-            self.exacts = [parse(spec.exact, names)]
+            self.exacts = [parse(spec.exact, self.names)]
         self.exact = self.exacts[0] if self.exacts is not None and not isinstance(spec, System) else None
         # periodic conditions are built into the network (solver.periodic): no residual term
         self.conditions = [
-            (cond, parse(cond.value, no_t if isinstance(cond, Initial) else names))
+            (cond, parse(cond.value, no_t if isinstance(cond, Initial) else self.names))
             for cond in spec.conditions
             if not isinstance(cond, Periodic)
         ]
@@ -174,65 +152,12 @@ class PDEProblem:
             f"condition{i}" for i, c in enumerate(spec.conditions) if not isinstance(c, Periodic)
         ]
         self.selection = 0.0  # +1/-1: push u up/down to select the viscosity solution
-        if isinstance(spec, FirstOrder):
-            self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
-            self.selection = self._selection_sign() if not self.has_time else 0.0
-        if isinstance(spec, System):
-            system = system_names(self.unknowns, self.d, self.has_time)
-            self.equations = [parse(text, system) for text in spec.equations]
-        if isinstance(spec, DivergenceForm):
-            self.diffusion = _matrix(spec.diffusion, {**names, "u": "scalar"})  # K may depend on u
-            self.drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
-            self.reaction = parse(spec.reaction, names)
-            self.source = parse(spec.source, names)
-        if isinstance(spec, Kolmogorov):
-            self.initial = parse(spec.initial, no_t)
-            self.k_drift = None if spec.drift is None else [parse(b, names) for b in spec.drift]
-            self.k_vol = _matrix(spec.volatility, names)
-            vol_names = (
-                self.k_vol.names()
-                if isinstance(self.k_vol, Expression)
-                else set().union(*[e.names() for r in self.k_vol for e in r])
-            )
-            drift_names = set().union(*[b.names() for b in self.k_drift]) if self.k_drift else set()
-            self.exact_simulation = not (vol_names | drift_names)
         lo, hi = self.region.lower, self.region.upper
         if self.slab is not None:
             lo = torch.cat([torch.tensor([self.slab.start], dtype=DTYPE), lo])
             hi = torch.cat([torch.tensor([self.slab.end], dtype=DTYPE), hi])
         self.input_center = (lo + hi) / 2
         self.input_half = (hi - lo) / 2
-
-    # ------------------------------------------------------------------ selection
-    def _selection_sign(self) -> float:
-        """Sign of the convexity of F in grad u (for choosing the viscosity solution).
-
-        For a stationary F(x, u, grad u) = 0 with Dirichlet data, the viscosity solution of a
-        convex Hamiltonian is the maximal a.e. solution and of a concave one the minimal;
-        returns +1 (push u up), -1 (down) or 0 (F linear in grad u: nothing to select).
-        """
-        gen = torch.Generator().manual_seed(0)
-        n = 64
-        x, _ = self.region.draw_interior(n, 0, "uniform")
-        gen.manual_seed(0)
-        torch.rand(n, self.region.interior_columns(), dtype=DTYPE, generator=gen)  # as the draw did
-        p = torch.randn(n, self.d, dtype=DTYPE, generator=gen).requires_grad_(True)
-        env = space_env(None, x)
-        env.update({"u": torch.zeros(n, dtype=DTYPE), "grad_u": p})
-        env.update({f"u_x{i}": p[:, i] for i in range(self.d)})
-        value = self.equation.evaluate(env, x[:, 0])
-        (grad,) = torch.autograd.grad(value.sum(), p, create_graph=True, allow_unused=True)
-        if grad is None or not grad.requires_grad:
-            return 0.0  # F is affine in grad u
-        trace = torch.zeros(n, dtype=DTYPE)
-        for i in range(self.d):
-            (second,) = torch.autograd.grad(grad[:, i].sum(), p, retain_graph=True, allow_unused=True)
-            if second is not None:
-                trace = trace + second[:, i]
-        mean = float(torch.as_tensor(trace).mean())
-        if abs(mean) < 1e-8:
-            return 0.0
-        return 1.0 if mean > 0 else -1.0
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -243,7 +168,7 @@ class PDEProblem:
         extra = 1 if self.has_time else 0
         x, u = self.region.draw_interior(interior, derived_seed(seed, "interior", draw), method, extra)
         t = self.slab.times(u[:, -1]) if self.slab is not None else None
-        sets["interior"] = self._interior_targets(PointSet(t, x), seed, draw)
+        sets["interior"] = self.interior_targets(PointSet(t, x), seed, draw)
         for index, (cond, expr) in enumerate(self.conditions):
             name = self.condition_names[index]
             if isinstance(cond, Initial):
@@ -265,43 +190,9 @@ class PDEProblem:
             sets[name] = PointSet(tb, xb, normals, targets)
         return sets
 
-    def _interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
-        if not isinstance(self.spec, Kolmogorov):
-            return points
-        assert points.t is not None, "kolmogorov problems always have time"
-        value, grad = self.feynman_kac(
-            points.t, points.x, derived_seed(seed, "paths", draw), paths_per_point(*points.x.shape)
-        )
-        points.targets = {"value": value, "grad": grad}
+    def interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
+        """The interior points with the targets a kind regresses on (none by default)."""
         return points
-
-    def feynman_kac(
-        self, t: Tensor, x: Tensor, seed: int, paths: int = KOLMOGOROV_PATHS
-    ) -> tuple[Tensor, Tensor]:
-        """Averages over ``paths`` antithetic paths of phi(X_t^x) and grad phi(X_t) dX_t/dx."""
-        n, d = x.shape
-        gen = torch.Generator().manual_seed(seed)
-        half = max(paths // 2, 1)
-        xs = x.repeat(2 * half, 1).requires_grad_(True)
-        ts = t.repeat(2 * half)
-        steps = 1 if self.exact_simulation else EULER_STEPS
-        noise = torch.randn(steps, half * n, d, dtype=DTYPE, generator=gen)
-        noise = torch.cat([noise, -noise], 1)  # antithetic
-        dt = ts / steps
-        state = xs
-        for k in range(steps):
-            env = space_env(ts - k * dt, state)  # coefficients at time t - s (backward)
-            drift = (
-                torch.zeros_like(state)
-                if self.k_drift is None
-                else torch.stack([b.evaluate(env, state[:, 0]) for b in self.k_drift], 1)
-            )
-            dw = noise[k] * dt.sqrt().unsqueeze(1)
-            state = state + drift * dt.unsqueeze(1) + _apply_matrix(self.k_vol, env, dw)
-        phi = self.initial.evaluate(space_env(None, state), state[:, 0])
-        (grad,) = torch.autograd.grad(phi.sum(), xs)
-        value = phi.detach().view(2 * half, n).mean(0)
-        return value, grad.view(2 * half, n, d).mean(0)
 
     # ------------------------------------------------------------------ residuals
     def residuals(self, name: str, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
@@ -309,117 +200,40 @@ class PDEProblem:
 
         u: (n, N_L) network values, jac: (n, N_L, n_inputs) derivatives in physical coordinates.
         """
-        xs = slice(1, None) if self.has_time else slice(0, None)
         if name == "interior":
-            return self._interior(points, u, jac, jac[:, 0, xs])
+            return self.interior_residuals(points, u, jac)
+        xs = slice(1, None) if self.has_time else slice(0, None)
         index = self.condition_names.index(name)
-        cond = self.conditions[index][0]
+        cond, expr = self.conditions[index]
         k = self.condition_outputs[index]
         grad_u = jac[:, k, xs]
         target = points.targets["value"]
         if isinstance(cond, Initial):
             found = {f"{name}:value": (u[:, k] - target).abs()}
-            if INITIAL_GRADIENT and self.conditions[index][1].is_smooth():
+            if INITIAL_GRADIENT and expr.is_smooth():
                 found[f"{name}:gradient"] = INITIAL_GRADIENT * (grad_u - points.targets["grad"]).norm(dim=1)
-                if isinstance(self.spec, DivergenceForm):
-                    found[f"{name}:flux"] = INITIAL_GRADIENT * self._initial_flux(points, u)
+                found.update(self.initial_terms(name, points, u))
             return found
         if isinstance(cond, Neumann):
             assert points.normals is not None
             return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
         return {f"{name}:dirichlet": (u[:, k] - target).abs()}
 
-    def _flux_gap(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
-        """|sigma - K grad|, per point: the flux equation of the first-order system (``env``
-        holds u when K depends on it)."""
-        gap: Tensor = (sigma - _apply_matrix(self.diffusion, env, grad)).norm(dim=1)
-        return gap
+    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        """The residual magnitudes of the equation(s) at interior points, by term name."""
+        raise NotImplementedError(f"{type(self).__name__} defines no interior residuals")
 
-    def _initial_flux(self, points: PointSet, u: Tensor) -> Tensor:
-        """|sigma(t0, x) - A(t0, x) grad g(x)|: the flux equation sigma = A grad u at t = t0,
-        where u = g, so the flux output is fitted to the initial data's flux directly (as
-        the Sobolev term fits grad u to grad g).  heat-2d, seeds 0 / 1: rel L2 5.24e-2 /
-        7.76e-2 without it, 4.28e-2 / 3.98e-2 with it (BENCHMARKS.md)."""
-        env = space_env(points.t, points.x)
-        env["u"] = points.targets["value"]  # u = g at t0, for a diffusion K(u)
-        return self._flux_gap(env, u[:, 1:], points.targets["grad"])
-
-    def equation_value(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
-        """F(t, x, u, u_t, grad u) of a first-order problem, signed, at the points (n,)."""
-        grad_u = jac[:, 0, 1:] if self.has_time else jac[:, 0, :]
-        env = space_env(points.t, points.x)
-        env.update({"u": u[:, 0], "grad_u": grad_u})
-        env.update({f"u_x{i}": grad_u[:, i] for i in range(self.d)})
-        if self.has_time:
-            env["u_t"] = jac[:, 0, 0]
-        value: Tensor = self.equation.evaluate(env, u[:, 0])
-        return value
-
-    def _interior(self, points: PointSet, u: Tensor, jac: Tensor, grad_u: Tensor) -> dict[str, Tensor]:
-        spec = self.spec
-        env = space_env(points.t, points.x)
-        if isinstance(spec, FirstOrder):
-            return {"pde": self.equation_value(points, u, jac).abs()}
-        if isinstance(spec, System):
-            return {f"equation{i}": value.abs() for i, value in enumerate(self.system_values(points, u, jac))}
-        if isinstance(spec, DivergenceForm):
-            balance = self.signed_balance(points, u, jac).abs()
-            env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution
-            return {"flux": self._flux_gap(env, u[:, 1:], grad_u), "balance": balance}
-        # kolmogorov: regression on the Feynman-Kac targets, weighted by the growth weight
-        weight = 1.0 + points.x.norm(dim=1) ** (spec.growth.kappa + 1.0) if spec.growth else 1.0
-        return {
-            "value": (u[:, 0] - points.targets["value"]).abs() / weight,
-            "gradient": (grad_u - points.targets["grad"]).norm(dim=1) / weight,
-        }
-
-    def system_env(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
-        """The names of a system's equations at the points: the space names and, for each
-        unknown N (output k), N = u[:, k], N_t = jac[:, k, 0], N_x<i> and grad_N from jac[:, k]."""
-        xs = slice(1, None) if self.has_time else slice(0, None)
-        env = space_env(points.t, points.x)
-        for k, unknown in enumerate(self.unknowns):
-            grad = jac[:, k, xs]
-            env[unknown] = u[:, k]
-            env[f"grad_{unknown}"] = grad
-            env.update({f"{unknown}_x{i}": grad[:, i] for i in range(self.d)})
-            if self.has_time:
-                env[f"{unknown}_t"] = jac[:, k, 0]
-        return env
-
-    def system_values(self, points: PointSet, u: Tensor, jac: Tensor) -> list[Tensor]:
-        """F_j(t, x, N, N_t, grad N) of each equation of a system, signed, at the points (n,)."""
-        env = self.system_env(points, u, jac)
-        return [equation.evaluate(env, u[:, 0]) for equation in self.equations]
-
-    def signed_balance(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
-        """[u_t] - div sigma + b . grad u + c u - f of a divergence-form problem, signed (n,)."""
-        xs = slice(1, None) if self.has_time else slice(0, None)
-        env = space_env(points.t, points.x)
-        div = torch.diagonal(jac[:, 1:, xs], dim1=1, dim2=2).sum(1)
-        balance: Tensor = (
-            -div + self.reaction.evaluate(env, u[:, 0]) * u[:, 0] - self.source.evaluate(env, u[:, 0])
-        )
-        if self.drift is not None:
-            drift = torch.stack([b.evaluate(env, u[:, 0]) for b in self.drift], 1)
-            balance = balance + (drift * jac[:, 0, xs]).sum(1)
-        if self.has_time:
-            balance = balance + jac[:, 0, 0]
-        return balance
+    def initial_terms(self, name: str, points: PointSet, u: Tensor) -> dict[str, Tensor]:
+        """Further terms of a smooth initial condition beside value and gradient (none here)."""
+        return {}
 
     def uses_segments(self) -> bool:
-        """Train stationary divergence-form problems with segment-averaged derivatives first.
-
-        Their balance residual -div sigma + ... - f is a derivative of an output, and D Phi
-        gives such residuals no gradient with respect to the kink positions; measured on
-        poisson-2d the averaged derivatives cut the error 4-5x, while on transport-1d and
-        heat-2d they made it worse (BENCHMARKS.md), so elsewhere the exact D Phi is used.
-        """
-        return isinstance(self.spec, DivergenceForm) and not self.has_time
+        """Whether training starts with segment-averaged derivatives (solver.training)."""
+        return False
 
     def is_regression(self) -> bool:
-        """Kolmogorov targets are noisy: fitted in mean square whatever the loss norm."""
-        return isinstance(self.spec, Kolmogorov)
+        """Whether the targets are noisy, so fitted in mean square whatever the loss norm."""
+        return False
 
     def exact_values(self, inputs: Tensor) -> tuple[Tensor, Tensor] | None:
         """(u*, grad u*) of ``exact`` at inputs (n, n_inputs), gradient over all inputs (t first);
@@ -454,4 +268,13 @@ def _value_and_gradient(expr: Expression, inputs: Tensor, has_time: bool) -> tup
     return value.detach(), torch.zeros_like(inputs) if grad is None else grad.detach()
 
 
-__all__ = ["PDEProblem", "PointSet", "gradient_of"]
+__all__ = [
+    "INITIAL_GRADIENT",
+    "KOLMOGOROV_PATHS",
+    "PDEProblem",
+    "PointSet",
+    "apply_matrix",
+    "gradient_of",
+    "parse_matrix",
+    "paths_per_point",
+]

@@ -15,6 +15,7 @@ from models.embedding import EmbeddedNetwork
 from solver.aposteriori import effort_of, error_bounds, verdict
 from solver.domains import DTYPE
 from solver.estimate import build_global_model
+from solver.kinds import problem_of
 from solver.model import Model
 from solver.periodic import periodic_inputs, periodic_network
 from solver.problems import PDEProblem
@@ -167,7 +168,7 @@ def solve(
     every 100 steps and, if the file exists, resumes from it.  ``on_record`` receives each
     loss-curve record (every 10 steps: sup and mean |r| of every residual term) as it is made;
     the model's ``metrics["loss_curve"]`` keeps up to 400 of them."""
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     trainer = Trainer(problem, spec.network, spec.training)
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from models import ReLUNetwork
 from solver.domains import derived_seed
+from solver.kinds.first_order import FirstOrderProblem
 from solver.loss import p_schedule, reported, term_loss
 from solver.periodic import embedded_inputs, periodic_inputs, periodic_network
 from solver.problems import PDEProblem, PointSet
@@ -267,7 +268,7 @@ class Trainer:
         p = p_schedule(step, total)
         norm = "l2" if self.problem.is_regression() else self.norm
         loss = sum((term_loss(m, norm, p) for m in mags.values()), torch.zeros(()))
-        if self.problem.selection:
+        if isinstance(self.problem, FirstOrderProblem) and self.problem.selection:
             weight = SELECTION_WEIGHT * max(0.0, 1.0 - step / (SELECTION_UNTIL * max(total, 1)))
             if weight > 0:
                 u, jac = outputs["interior"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from models import ReLUNetwork
 from solver.aposteriori.bound import ErrorBound, no_guarantee
+from solver.kinds import DivergenceFormProblem, FirstOrderProblem, KolmogorovProblem
 from solver.problems import PDEProblem
-from solver.spec import DivergenceForm, FirstOrder, Kolmogorov, System
+from solver.spec import System
 
 #: The region kinds the estimators are built for (their constants, lifts and certificates).
 ESTIMATED_REGIONS = ("box", "ball", "whole")
@@ -35,17 +36,18 @@ def error_bounds(
         )
     if problem.periodic_axes:
         return no_guarantee("the estimators do not handle periodic conditions yet")
-    if isinstance(spec, FirstOrder):
+    if isinstance(problem, FirstOrderProblem):
         from solver.aposteriori import hamilton_jacobi, transport
 
         if transport.applies(problem):
             return transport.bounds(network, problem, seed, effort)
         return hamilton_jacobi.bounds(network, problem, seed)
-    if isinstance(spec, DivergenceForm):
+    if isinstance(problem, DivergenceFormProblem):
         from solver.aposteriori import energy
 
         return energy.bounds(network, problem, seed, effort)
-    assert isinstance(spec, Kolmogorov)
+    if not isinstance(problem, KolmogorovProblem):
+        raise TypeError(f"no estimator for {type(problem).__name__}")  # pragma: no cover
     from solver.aposteriori import kolmogorov
 
     return kolmogorov.bounds(network, problem, seed, effort)

@@ -61,7 +61,8 @@ from solver.aposteriori.bound import CONFIDENCE, ErrorBound, NoGuaranteeError, n
 from solver.aposteriori.confidence import mean_upper
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import Expression, space_env
-from solver.problems import PDEProblem, PointSet
+from solver.kinds.divergence_form import DivergenceFormProblem
+from solver.problems import PointSet
 from solver.spec import Dirichlet, DivergenceForm, Initial
 
 INTERIOR_POINTS = 2**16
@@ -87,7 +88,7 @@ def _constant(expr: Expression) -> float | None:
     return float(expr.evaluate({}, one)[0])
 
 
-def _diffusion_range(problem: PDEProblem) -> tuple[float, float]:
+def _diffusion_range(problem: DivergenceFormProblem) -> tuple[float, float]:
     """(k_min, k_max) for a constant diffusion (scalar or symmetric matrix)."""
     diffusion = problem.diffusion
     if isinstance(diffusion, Expression):
@@ -111,7 +112,7 @@ def _diffusion_range(problem: PDEProblem) -> tuple[float, float]:
     return float(eig[0]), float(eig[-1])
 
 
-def friedrichs_constant(problem: PDEProblem) -> float:
+def friedrichs_constant(problem: DivergenceFormProblem) -> float:
     """C_F with ||v|| <= C_F ||grad v|| for v = 0 on the boundary: a box with sides L_i has
     1 / (pi (sum L_i^-2)^(1/2)); a ball of radius rho has rho / j (j the first zero of the
     Bessel function J_(d/2-1): pi/2, 2.404825557695773, pi for d = 1, 2, 3) and, beyond
@@ -127,7 +128,7 @@ def friedrichs_constant(problem: PDEProblem) -> float:
     return 2 * rho / (math.pi * math.sqrt(d))
 
 
-def coefficients(problem: PDEProblem) -> Coefficients:
+def coefficients(problem: DivergenceFormProblem) -> Coefficients:
     """The constants, or ``NoGuaranteeError`` when an assumption of the majorant fails."""
     spec = problem.spec
     assert isinstance(spec, DivergenceForm)
@@ -146,7 +147,7 @@ def coefficients(problem: PDEProblem) -> Coefficients:
     return Coefficients(k_min, k_max, drift, reaction, friedrichs_constant(problem))
 
 
-def dirichlet_everywhere(problem: PDEProblem) -> list[tuple[str, Expression]]:
+def dirichlet_everywhere(problem: DivergenceFormProblem) -> list[tuple[str, Expression]]:
     """The Dirichlet data by boundary part, or ``NoGuaranteeError`` if some part has other data."""
     parts: list[tuple[str, Expression]] = []
     for cond, expr in problem.conditions:
@@ -167,19 +168,19 @@ def dirichlet_everywhere(problem: PDEProblem) -> list[tuple[str, Expression]]:
 
 
 # ---------------------------------------------------------------------- sampling
-def _times(problem: PDEProblem, n: int, gen: torch.Generator) -> Tensor | None:
+def _times(problem: DivergenceFormProblem, n: int, gen: torch.Generator) -> Tensor | None:
     if problem.slab is None:
         return None
     return problem.slab.times(torch.rand(n, dtype=DTYPE, generator=gen))
 
 
-def _interior_points(problem: PDEProblem, n: int, gen: torch.Generator) -> PointSet:
+def _interior_points(problem: DivergenceFormProblem, n: int, gen: torch.Generator) -> PointSet:
     cols = problem.region.interior_columns()
     x = problem.region.interior(torch.rand(n, cols, dtype=DTYPE, generator=gen))
     return PointSet(_times(problem, n, gen), x)
 
 
-def _boundary_points(problem: PDEProblem, n: int, gen: torch.Generator) -> tuple[PointSet, Tensor]:
+def _boundary_points(problem: DivergenceFormProblem, n: int, gen: torch.Generator) -> tuple[PointSet, Tensor]:
     """Uniform points on the boundary (area-weighted faces) and h(y), the half-width normal to
     y's face (a ball: its radius)."""
     region = problem.region
@@ -194,7 +195,7 @@ def _boundary_points(problem: PDEProblem, n: int, gen: torch.Generator) -> tuple
     return PointSet(_times(problem, n, gen), x, normals), half
 
 
-def boundary_area(problem: PDEProblem) -> float:
+def boundary_area(problem: DivergenceFormProblem) -> float:
     """|boundary|: a box's faces, or the sphere 2 pi^(d/2) rho^(d-1) / Gamma(d/2)."""
     region = problem.region
     d = region.dimension
@@ -204,7 +205,7 @@ def boundary_area(problem: PDEProblem) -> float:
     return float(sum(2 * sides.prod() / sides[i] for i in range(d)))
 
 
-def volume(problem: PDEProblem) -> float:
+def volume(problem: DivergenceFormProblem) -> float:
     """|Omega|: a box's product of sides, or the ball pi^(d/2) rho^d / Gamma(d/2 + 1)."""
     region = problem.region
     d = region.dimension
@@ -219,7 +220,7 @@ def _inputs(points: PointSet) -> Tensor:
 
 
 def _data_and_gradient(
-    problem: PDEProblem, parts: list[tuple[str, Expression]], points: PointSet
+    problem: DivergenceFormProblem, parts: list[tuple[str, Expression]], points: PointSet
 ) -> tuple[Tensor, Tensor, Tensor]:
     """g, its space gradient and g_t at boundary points (by autograd through the evaluator)."""
     n = points.x.shape[0]
@@ -244,7 +245,7 @@ def _data_and_gradient(
     return value.detach(), space.detach(), g_t.detach()
 
 
-def _on_part(problem: PDEProblem, on: str, x: Tensor, normals: Tensor) -> Tensor:
+def _on_part(problem: DivergenceFormProblem, on: str, x: Tensor, normals: Tensor) -> Tensor:
     if on == "boundary":
         return torch.ones(x.shape[0], dtype=torch.bool)
     axis, end = on[1:].split("=")
@@ -263,7 +264,7 @@ class Integrals:
 
 
 def integrals(
-    network: ReLUNetwork, problem: PDEProblem, coeffs: Coefficients, seed: int, delta: float
+    network: ReLUNetwork, problem: DivergenceFormProblem, coeffs: Coefficients, seed: int, delta: float
 ) -> Integrals:
     """Each integral's CLT upper bound at level 1 - delta / (number of integrals)."""
     parts = dirichlet_everywhere(problem)
@@ -291,7 +292,7 @@ def integrals(
 
 
 def boundary_mismatch(
-    network: ReLUNetwork, problem: PDEProblem, parts: list[tuple[str, Expression]], edge: PointSet
+    network: ReLUNetwork, problem: DivergenceFormProblem, parts: list[tuple[str, Expression]], edge: PointSet
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """At boundary points y with normals n: m = g - u_h, its tangential gradient w,
     q = (y - c) . w (0 on a ball) and m_t = g_t - u_h,t (0 without time)."""
@@ -314,7 +315,7 @@ def boundary_mismatch(
 
 def _lift_integrals(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     parts: list[tuple[str, Expression]],
     edge: PointSet,
     half: Tensor,
@@ -332,7 +333,7 @@ def _lift_integrals(
 
 def _initial_integrals(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     parts: list[tuple[str, Expression]],
     gen: torch.Generator,
     share: float,
@@ -400,14 +401,16 @@ def majorant(found: Integrals, coeffs: Coefficients, span: float | None) -> Majo
     )
 
 
-def _drift_vector(problem: PDEProblem) -> Tensor:
+def _drift_vector(problem: DivergenceFormProblem) -> Tensor:
     """The constant drift b (zeros without drift; ``coefficients`` checked it is constant)."""
     if problem.drift is None:
         return torch.zeros(problem.d, dtype=DTYPE)
     return torch.tensor([_constant(b) for b in problem.drift], dtype=DTYPE)
 
 
-def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float = 1.0) -> list[ErrorBound]:
+def bounds(
+    network: ReLUNetwork, problem: DivergenceFormProblem, seed: int, effort: float = 1.0
+) -> list[ErrorBound]:
     """The majorant's rms bounds (statistical) and sampled indicators of the maxima."""
     from solver.aposteriori import energy_shell
 
@@ -464,7 +467,7 @@ def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float =
 
 def _certified(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     coeffs: Coefficients,
     span: float | None,
     measure: float,
@@ -496,7 +499,7 @@ def _certified(
     ]
 
 
-def _sampled_maxima(network: ReLUNetwork, problem: PDEProblem, seed: int) -> list[ErrorBound]:
+def _sampled_maxima(network: ReLUNetwork, problem: DivergenceFormProblem, seed: int) -> list[ErrorBound]:
     """Indicators of the maxima: C_F-scaled sampled sup of the residuals (no guarantee in d >= 2)."""
     gen = torch.Generator().manual_seed(derived_seed(seed, "a-posteriori", "energy-max"))
     inner = _interior_points(problem, 2**14, gen)

@@ -33,7 +33,8 @@ from solver.aposteriori.bound import NoGuaranteeError
 from solver.domains import DTYPE
 from solver.expressions import Expression
 from solver.intervals import Interval, enclose_expression, space_intervals
-from solver.problems import PDEProblem, _apply_matrix
+from solver.kinds.divergence_form import DivergenceFormProblem
+from solver.problems import apply_matrix
 from solver.spec import Initial
 
 MAX_INPUTS = 3
@@ -112,7 +113,7 @@ def integrate(integrand: Integrand, lower: Tensor, upper: Tensor, budget: int) -
 class _Cells:
     """Interval enclosures of the network and the data on cells of the input space."""
 
-    def __init__(self, network: ReLUNetwork, problem: PDEProblem) -> None:
+    def __init__(self, network: ReLUNetwork, problem: DivergenceFormProblem) -> None:
         self.network = network
         self.problem = problem
         self.space = slice(1, None) if problem.has_time else slice(0, None)
@@ -133,15 +134,15 @@ def _interval_matvec(matrix: Tensor, lo: Tensor, hi: Tensor) -> tuple[Tensor, Te
     return center - radius, center + radius
 
 
-def _diffusion_matrix(problem: PDEProblem) -> Tensor:
+def _diffusion_matrix(problem: DivergenceFormProblem) -> Tensor:
     eye = torch.eye(problem.d, dtype=DTYPE)
     env = {"x_vec": torch.zeros(problem.d, problem.d, dtype=DTYPE)}
-    return _apply_matrix(problem.diffusion, env, eye).T
+    return apply_matrix(problem.diffusion, env, eye).T
 
 
 def volume_integrals(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     k_min: float,
     drift: Tensor,
     reaction: float,
@@ -177,7 +178,9 @@ def volume_integrals(
     return flux, residual
 
 
-def _face_boxes(problem: PDEProblem, t_fixed: float | None) -> list[tuple[Tensor, Tensor, int, float]]:
+def _face_boxes(
+    problem: DivergenceFormProblem, t_fixed: float | None
+) -> list[tuple[Tensor, Tensor, int, float]]:
     """Each face as a degenerate input box (lower, upper), its axis and its half-width h."""
     region = problem.region
     faces = []
@@ -195,7 +198,7 @@ def _face_boxes(problem: PDEProblem, t_fixed: float | None) -> list[tuple[Tensor
     return faces
 
 
-def lift_integrals(network: ReLUNetwork, problem: PDEProblem, data: float) -> tuple[float, ...]:
+def lift_integrals(network: ReLUNetwork, problem: DivergenceFormProblem, data: float) -> tuple[float, ...]:
     """Certified I1..I5 and I6 of the lift (energy.py) for constant Dirichlet data g = ``data``:
     m = g - u_h, its tangential gradient w = -grad_T u_h and m_t = -u_h,t on face cells."""
     cells = _Cells(network, problem)
@@ -233,7 +236,7 @@ def lift_integrals(network: ReLUNetwork, problem: PDEProblem, data: float) -> tu
     return tuple(v * (1 + SUM_SLACK) for v in totals)
 
 
-def initial_integral(network: ReLUNetwork, problem: PDEProblem) -> float:
+def initial_integral(network: ReLUNetwork, problem: DivergenceFormProblem) -> float:
     """Certified ||u0 - u_h(t0)||^2 over the domain."""
     assert problem.slab is not None
     initial = [expr for cond, expr in problem.conditions if isinstance(cond, Initial)]
@@ -254,7 +257,7 @@ def initial_integral(network: ReLUNetwork, problem: PDEProblem) -> float:
     return value
 
 
-def constant_data(problem: PDEProblem) -> float:
+def constant_data(problem: DivergenceFormProblem) -> float:
     """The one constant of the Dirichlet data, or ``NoGuaranteeError``."""
     values = set()
     for cond, expr in problem.conditions:
@@ -268,7 +271,7 @@ def constant_data(problem: PDEProblem) -> float:
     return values.pop()
 
 
-def applies(problem: PDEProblem) -> str | None:
+def applies(problem: DivergenceFormProblem) -> str | None:
     """None when the certified integrals apply, else the reason they do not."""
     if problem.region.kind != "box":
         return "certified cells need a box domain"

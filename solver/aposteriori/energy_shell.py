@@ -39,7 +39,8 @@ from models import ReLUNetwork
 from solver.aposteriori.confidence import mean_upper
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import Expression, space_env
-from solver.problems import PDEProblem, PointSet
+from solver.kinds.divergence_form import DivergenceFormProblem
+from solver.problems import PointSet
 from solver.spec import Initial
 
 CORE_POINTS = 2**15
@@ -59,7 +60,7 @@ class Direct:
     start: float
 
 
-def _times(problem: PDEProblem, n: int, gen: torch.Generator, at_start: bool) -> Tensor | None:
+def _times(problem: DivergenceFormProblem, n: int, gen: torch.Generator, at_start: bool) -> Tensor | None:
     if problem.slab is None:
         return None
     if at_start:
@@ -67,13 +68,13 @@ def _times(problem: PDEProblem, n: int, gen: torch.Generator, at_start: bool) ->
     return problem.slab.times(torch.rand(n, dtype=DTYPE, generator=gen))
 
 
-def _core_points(problem: PDEProblem, n: int, delta: float, gen: torch.Generator) -> Tensor:
+def _core_points(problem: DivergenceFormProblem, n: int, delta: float, gen: torch.Generator) -> Tensor:
     region = problem.region
     y = region.interior(torch.rand(n, region.interior_columns(), dtype=DTYPE, generator=gen))
     return region.center + (1.0 - delta) * (y - region.center)
 
 
-def _shell_points(problem: PDEProblem, n: int, delta: float, gen: torch.Generator) -> Tensor:
+def _shell_points(problem: DivergenceFormProblem, n: int, delta: float, gen: torch.Generator) -> Tensor:
     """Uniform points of the shell 1 - delta < s <= 1 (cone coordinates, see the module)."""
     region = problem.region
     d = region.dimension
@@ -93,7 +94,7 @@ def _shell_points(problem: PDEProblem, n: int, delta: float, gen: torch.Generato
     return points
 
 
-def _gauge(problem: PDEProblem, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _gauge(problem: DivergenceFormProblem, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """s(x), the outward normal n of pi(x)'s face and its half-width h."""
     region = problem.region
     offset = x - region.center
@@ -111,7 +112,7 @@ def _gauge(problem: PDEProblem, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 def lift_at(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     parts: list[tuple[str, Expression]],
     t: Tensor | None,
     x: Tensor,
@@ -134,7 +135,7 @@ def lift_at(
 
 def integrals(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     parts: list[tuple[str, Expression]],
     k_min: float,
     drift: Tensor,
@@ -157,7 +158,7 @@ def integrals(
         with torch.no_grad():
             u, jac = network.value_and_jacobian(points.inputs())
         env = space_env(points.t, points.x)
-        flux = problem._flux_gap(env, u[:, 1:], jac[:, 0, xs] + grad_e_b) ** 2 / k_min
+        flux = problem.flux_gap(env, u[:, 1:], jac[:, 0, xs] + grad_e_b) ** 2 / k_min
         signed = problem.signed_balance(points, u, jac)
         shifted = signed + dt_e_b + grad_e_b @ drift + reaction * e_b
         return flux, shifted**2
@@ -182,7 +183,7 @@ def integrals(
 
 def _start(
     network: ReLUNetwork,
-    problem: PDEProblem,
+    problem: DivergenceFormProblem,
     parts: list[tuple[str, Expression]],
     delta: float,
     gen: torch.Generator,

@@ -1,7 +1,7 @@
 """Independent Monte Carlo references of a Kolmogorov solution and its derivative, with errors.
 
 For the ``kolmogorov`` kind, u*(t, x) = E[phi(X_t^x)] with dX = mu dt + sigma dW, X_0 = x
-(time runs from 0, as in ``PDEProblem.feynman_kac``).  At each point (t, x) this module
+(time runs from 0, as in ``KolmogorovProblem.feynman_kac``).  At each point (t, x) this module
 simulates ``paths`` fresh paths in antithetic pairs (noise Z and -Z) and returns, per point,
 the mean over the pairs and its standard error s / sqrt(pairs), s the sample standard
 deviation of the pair averages (the pair averages are i.i.d., the paths of a pair are not):
@@ -45,7 +45,8 @@ from models import ReLUNetwork
 from solver.aposteriori.confidence import normal_quantile
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import space_env
-from solver.problems import EULER_STEPS, PDEProblem, _apply_matrix
+from solver.kinds.kolmogorov import EULER_STEPS, KolmogorovProblem
+from solver.problems import apply_matrix
 from solver.spec import Kolmogorov
 
 REFERENCE_PATHS = 128  # paths per point (64 antithetic pairs)
@@ -111,7 +112,7 @@ def _space_gradient(network: ReLUNetwork, time: Tensor, state: Tensor) -> Tensor
 
 
 def _euler_step(
-    problem: PDEProblem, time: Tensor, state: Tensor, dt: Tensor, dw: Tensor
+    problem: KolmogorovProblem, time: Tensor, state: Tensor, dt: Tensor, dw: Tensor
 ) -> tuple[Tensor, Tensor]:
     """(mu dt + sigma dW, sigma dW) at (time, state): one step and its martingale part."""
     env = space_env(time, state)
@@ -120,12 +121,12 @@ def _euler_step(
         if problem.k_drift is None
         else torch.stack([b.evaluate(env, state[:, 0]) for b in problem.k_drift], 1)
     )
-    diffusion = _apply_matrix(problem.k_vol, env, dw)
+    diffusion = apply_matrix(problem.k_vol, env, dw)
     return drift * dt.unsqueeze(1) + diffusion, diffusion
 
 
 def _simulate(
-    problem: PDEProblem,
+    problem: KolmogorovProblem,
     t: Tensor,
     x: Tensor,
     half: int,
@@ -179,7 +180,7 @@ def _simulate(
 
 
 def references(
-    problem: PDEProblem,
+    problem: KolmogorovProblem,
     inputs: Tensor,
     seed: int,
     *,
@@ -233,7 +234,7 @@ def references(
     )
 
 
-def events_per_point(problem: PDEProblem) -> int:
+def events_per_point(problem: KolmogorovProblem) -> int:
     """Confidence statements per point: the value and each derivative component."""
     return 1 + problem.n_inputs
 

@@ -39,7 +39,8 @@ from models import ReLUNetwork
 from solver.aposteriori.bound import ErrorBound
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import space_env
-from solver.problems import PDEProblem, PointSet
+from solver.kinds.first_order import FirstOrderProblem
+from solver.problems import PointSet
 from solver.spec import Dirichlet, FirstOrder, Initial, WholeSpaceDomain
 
 SAMPLES = 2**14  # interior points, and points per boundary or initial condition
@@ -55,7 +56,7 @@ def _uniform(n: int, cols: int, seed: int, purpose: str) -> Tensor:
     return torch.rand(n, cols, dtype=DTYPE, generator=gen)
 
 
-def length_scale(problem: PDEProblem) -> float:
+def length_scale(problem: FirstOrderProblem) -> float:
     """T with time; else the inradius (box: the smallest half side, ball: the radius, whole
     space: the half side R of the asked-for box)."""
     if problem.slab is not None:
@@ -69,7 +70,7 @@ def length_scale(problem: PDEProblem) -> float:
 
 
 def residual_and_sensitivity(
-    network: ReLUNetwork, problem: PDEProblem, inputs: Tensor
+    network: ReLUNetwork, problem: FirstOrderProblem, inputs: Tensor
 ) -> tuple[Tensor, Tensor]:
     """|F(u_h)| and the sensitivity |dF/dp| (stationary) or |dF/du_t| (timed) at the inputs."""
     with torch.no_grad():
@@ -88,7 +89,7 @@ def residual_and_sensitivity(
     return value.detach().abs(), sensitivity
 
 
-def start_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> Tensor:
+def start_errors(network: ReLUNetwork, problem: FirstOrderProblem, seed: int) -> Tensor:
     """|u_h - data| at sampled points of every Dirichlet and initial condition (empty if none)."""
     found: list[Tensor] = []
     region = problem.region
@@ -113,7 +114,7 @@ def start_errors(network: ReLUNetwork, problem: PDEProblem, seed: int) -> Tensor
     return torch.cat(found) if found else torch.zeros(0, dtype=DTYPE)
 
 
-def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int) -> list[ErrorBound]:
+def bounds(network: ReLUNetwork, problem: FirstOrderProblem, seed: int) -> list[ErrorBound]:
     """Indicator entries for a nonlinear first-order problem (module docstring); never reads
     ``exact``.  ``network``: float64, physical inputs ((t, x) or x); ``seed`` fixes the points."""
     if not isinstance(problem.spec, FirstOrder):

@@ -35,14 +35,14 @@ from solver.aposteriori.feynman_kac import (
     union_quantile,
 )
 from solver.domains import DTYPE, WHOLE_SPACE_MARGIN, derived_seed
-from solver.problems import PDEProblem
+from solver.kinds.kolmogorov import KolmogorovProblem
 from solver.spec import Kolmogorov
 
 BOUND_POINTS = 512  # i.i.d. uniform points of the box
 BOUND_PATHS = 64  # Feynman-Kac paths per point (32 antithetic pairs)
 
 
-def box_points(problem: PDEProblem, n: int, seed: int) -> torch.Tensor:
+def box_points(problem: KolmogorovProblem, n: int, seed: int) -> torch.Tensor:
     """n i.i.d. uniform points (t, x) of [t0, T] x (-R, R)^d, R = train_radius (t first)."""
     if problem.slab is None:
         raise ValueError("a kolmogorov problem has time")
@@ -54,7 +54,7 @@ def box_points(problem: PDEProblem, n: int, seed: int) -> torch.Tensor:
 
 
 def bounds_from_references(
-    network: ReLUNetwork, problem: PDEProblem, inputs: torch.Tensor, reference: Reference
+    network: ReLUNetwork, problem: KolmogorovProblem, inputs: torch.Tensor, reference: Reference
 ) -> list[ErrorBound]:
     """The four entries (module docstring) from references at i.i.d. uniform ``inputs``."""
     n = inputs.shape[0]
@@ -116,7 +116,9 @@ def bounds_from_references(
     ]
 
 
-def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float = 1.0) -> list[ErrorBound]:
+def bounds(
+    network: ReLUNetwork, problem: KolmogorovProblem, seed: int, effort: float = 1.0
+) -> list[ErrorBound]:
     """The a-posteriori bounds of ``network`` (Phi in physical coordinates, inputs (t, x)) as
     the solution of the kolmogorov ``problem``, from BOUND_POINTS points with BOUND_PATHS fresh
     paths each (seeds ``derived_seed(seed, "reference", ...)``, independent of training)."""

@@ -89,7 +89,8 @@ from solver.aposteriori.confidence import mean_upper
 from solver.domains import DTYPE, derived_seed
 from solver.expressions import Expression, space_env
 from solver.intervals import Interval, enclose_expression, space_intervals
-from solver.problems import PDEProblem, PointSet
+from solver.kinds.first_order import FirstOrderProblem
+from solver.problems import PointSet
 from solver.spec import BoxDomain, Dirichlet, FirstOrder, Initial, WholeSpaceDomain
 
 PROBES = 16  # random arguments at which the affine structure of F is checked
@@ -136,7 +137,7 @@ class Structure:
 
 # ============================================================================ structure
 def _equation_env(
-    problem: PDEProblem, t: Tensor, x: Tensor, u: Tensor, u_t: Tensor, p: Tensor
+    problem: FirstOrderProblem, t: Tensor, x: Tensor, u: Tensor, u_t: Tensor, p: Tensor
 ) -> dict[str, Tensor]:
     env = space_env(t, x)
     env.update({"u": u, "u_t": u_t, "grad_u": p})
@@ -144,7 +145,7 @@ def _equation_env(
     return env
 
 
-def structure(problem: PDEProblem) -> Structure | None:
+def structure(problem: FirstOrderProblem) -> Structure | None:
     """The constant coefficients (b, a, c) of an affine first-order equation with time, or
     None when F is not exactly of that form (checked by autograd at PROBES random points)."""
     if not isinstance(problem.spec, FirstOrder) or problem.slab is None:
@@ -155,7 +156,7 @@ def structure(problem: PDEProblem) -> Structure | None:
         return None
 
 
-def _probe(problem: PDEProblem) -> Structure | None:
+def _probe(problem: FirstOrderProblem) -> Structure | None:
     assert problem.slab is not None
     gen = torch.Generator().manual_seed(0)
     n, d = PROBES, problem.d
@@ -197,7 +198,7 @@ def _probe(problem: PDEProblem) -> Structure | None:
     return Structure(b=b, a=tuple(float(ai) for ai in a), c=c)
 
 
-def applies(problem: PDEProblem) -> bool:
+def applies(problem: FirstOrderProblem) -> bool:
     """True for a time-dependent first-order problem with F = b u_t + a . grad u + c u - f,
     b != 0, a and c constant (verified exactly at random arguments)."""
     return structure(problem) is not None
@@ -233,7 +234,7 @@ class Setting:
     start_volume: float  # |Omega0|
 
 
-def _missing_data(problem: PDEProblem, st: Structure) -> tuple[Setting | None, str]:
+def _missing_data(problem: FirstOrderProblem, st: Structure) -> tuple[Setting | None, str]:
     """The setting, or None and a sentence saying which data the bound lacks."""
     assert problem.slab is not None
     initial = [expr for cond, expr in problem.conditions if isinstance(cond, Initial)]
@@ -408,7 +409,7 @@ def _magnitude(iv: Interval) -> Tensor:
     return top * (1.0 + ROUND)
 
 
-def _zeros_env(problem: PDEProblem, count: int) -> dict[str, Interval]:
+def _zeros_env(problem: FirstOrderProblem, count: int) -> dict[str, Interval]:
     zero, zeros = torch.zeros(count, dtype=DTYPE), torch.zeros(count, problem.d, dtype=DTYPE)
     env = {"u": Interval(zero, zero), "u_t": Interval(zero, zero), "grad_u": Interval(zeros, zeros)}
     env.update({f"u_x{i}": Interval(zero, zero) for i in range(problem.d)})
@@ -416,7 +417,7 @@ def _zeros_env(problem: PDEProblem, count: int) -> dict[str, Interval]:
 
 
 def _residual_cells(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, z_lower: Tensor, z_upper: Tensor
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, z_lower: Tensor, z_upper: Tensor
 ) -> Tensor:
     """R >= sup |r| on each characteristic cell: r = b D Phi (1, v) + c R Phi + F0(t, x)."""
     assert problem.slab is not None
@@ -448,7 +449,7 @@ def _residual_cells(
 
 
 def _batched_residual(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, lower: Tensor, upper: Tensor
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, lower: Tensor, upper: Tensor
 ) -> Tensor:
     parts = [
         _residual_cells(network, problem, setting, lo, hi)
@@ -492,7 +493,7 @@ class Certificate:
     seconds: float
 
 
-def _keep_in_domain(setting: Setting, problem: PDEProblem, z_lower: Tensor, z_upper: Tensor) -> Tensor:
+def _keep_in_domain(setting: Setting, problem: FirstOrderProblem, z_lower: Tensor, z_upper: Tensor) -> Tensor:
     """Cells whose (t, x) bounding box meets Omega (every cell for whole space)."""
     if isinstance(problem.spec.domain, WholeSpaceDomain):
         return torch.ones(z_lower.shape[0], dtype=torch.bool)
@@ -506,7 +507,7 @@ def _keep_in_domain(setting: Setting, problem: PDEProblem, z_lower: Tensor, z_up
 
 
 def certify_integral(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, effort: float = 1.0
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, effort: float = 1.0
 ) -> tuple[float, int]:
     """max over strips of sum_i |s_i| R_ij >= sup over characteristics of int |r| ds (see the
     module docstring), halving the worst strips (every cell of a strip, along every axis)
@@ -580,7 +581,7 @@ class StartFamily:
     timed: bool
 
 
-def _start_families(problem: PDEProblem, setting: Setting) -> list[StartFamily]:
+def _start_families(problem: FirstOrderProblem, setting: Setting) -> list[StartFamily]:
     assert problem.slab is not None
     t0, t1, d = problem.slab.start, problem.slab.end, problem.d
     start = torch.tensor([t0], dtype=DTYPE)
@@ -606,7 +607,7 @@ def _start_families(problem: PDEProblem, setting: Setting) -> list[StartFamily]:
 
 
 def _start_cells(
-    network: ReLUNetwork, problem: PDEProblem, family: StartFamily, lower: Tensor, upper: Tensor
+    network: ReLUNetwork, problem: FirstOrderProblem, family: StartFamily, lower: Tensor, upper: Tensor
 ) -> Tensor:
     """sup |R Phi - data| on each cell: e in [v_lo - g_hi, v_hi - g_lo] (max over the data given)."""
     count = lower.shape[0]
@@ -623,7 +624,7 @@ def _start_cells(
 
 
 def certify_start(
-    network: ReLUNetwork, problem: PDEProblem, family: StartFamily, budget: int
+    network: ReLUNetwork, problem: FirstOrderProblem, family: StartFamily, budget: int
 ) -> tuple[float, int]:
     """sup |e_start| over the family: the largest cell bound, after halving the worst cells
     (as ``solver.certify``) while the cells examined stay within ``budget``."""
@@ -662,7 +663,9 @@ def cell_budget(network: ReLUNetwork) -> int:
     return max(2**10, CELL_WORK // work)
 
 
-def certify(network: ReLUNetwork, problem: PDEProblem, setting: Setting, effort: float = 1.0) -> Certificate:
+def certify(
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, effort: float = 1.0
+) -> Certificate:
     """The certificate of the module docstring: sup |e_start| and the worst strip integral."""
     began = time.perf_counter()
     families = _start_families(problem, setting)
@@ -694,14 +697,14 @@ def _uniform(n: int, cols: int, seed: int, purpose: str) -> Tensor:
     return torch.rand(n, cols, dtype=DTYPE, generator=gen)
 
 
-def _start_points(problem: PDEProblem, setting: Setting, u: Tensor) -> Tensor:
+def _start_points(problem: FirstOrderProblem, setting: Setting, u: Tensor) -> Tensor:
     """Points uniform in Omega0 from uniforms u (d + 1 columns)."""
     if problem.region.kind == "ball":
         return problem.region.interior(u)
     return setting.start_lower + u[:, : problem.d] * (setting.start_upper - setting.start_lower)
 
 
-def _network_residual(network: ReLUNetwork, problem: PDEProblem, t: Tensor, x: Tensor) -> Tensor:
+def _network_residual(network: ReLUNetwork, problem: FirstOrderProblem, t: Tensor, x: Tensor) -> Tensor:
     inputs = torch.cat([t.unsqueeze(1), x], 1)
     with torch.no_grad():
         u, jac = network.value_and_jacobian(inputs)
@@ -715,7 +718,7 @@ def _network_value(network: ReLUNetwork, t: Tensor, x: Tensor) -> Tensor:
 
 
 def _box_inflow(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, seed: int
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, seed: int
 ) -> tuple[Tensor, Tensor]:
     """Y = W (t1 - tau) max_data e_b^2, face f drawn with probability |f| |v_f| / W,
     W = sum_f |f| |v_f|: E[Y] = sum_f |v_f| int_f int (t1 - tau) e_b^2 / T."""
@@ -746,7 +749,7 @@ def _box_inflow(
 
 
 def _ball_inflow(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, seed: int
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, seed: int
 ) -> tuple[Tensor, Tensor]:
     """Y = |S| max(0, -v . n) (t1 - tau) max_data e_b^2 at points uniform on the sphere S."""
     assert problem.slab is not None
@@ -764,7 +767,7 @@ def _ball_inflow(
     return area * flux * (problem.slab.end - t) * worst, worst[flux > 0].sqrt()
 
 
-def sample(network: ReLUNetwork, problem: PDEProblem, setting: Setting, seed: int) -> Samples:
+def sample(network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, seed: int) -> Samples:
     """The integrands of the rms bound at fresh i.i.d. uniform points (see the module)."""
     assert problem.slab is not None
     d, t0, span = problem.d, problem.slab.start, problem.slab.end - problem.slab.start
@@ -787,7 +790,7 @@ def sample(network: ReLUNetwork, problem: PDEProblem, setting: Setting, seed: in
     return Samples(residual, weight, initial, inflow, inflow_error)
 
 
-def rms_bound(problem: PDEProblem, setting: Setting, samples: Samples) -> float:
+def rms_bound(problem: FirstOrderProblem, setting: Setting, samples: Samples) -> float:
     """G (sqrt(T I_0 + I_b) + sqrt(I_r) / |b|) / sqrt(T |Omega|), each integral at its upper
     confidence bound (union bound over the k integrals)."""
     assert problem.slab is not None
@@ -827,7 +830,7 @@ def _gradient_entries(residual: Tensor, st: Structure, note: str) -> list[ErrorB
 
 
 def _without_data(
-    network: ReLUNetwork, problem: PDEProblem, st: Structure, why: str, seed: int
+    network: ReLUNetwork, problem: FirstOrderProblem, st: Structure, why: str, seed: int
 ) -> list[ErrorBound]:
     """Indicators only: the start error is unknown somewhere (``why``)."""
     assert problem.slab is not None
@@ -858,7 +861,7 @@ def _without_data(
 
 
 def _max_entry(
-    network: ReLUNetwork, problem: PDEProblem, setting: Setting, samples: Samples, effort: float = 1.0
+    network: ReLUNetwork, problem: FirstOrderProblem, setting: Setting, samples: Samples, effort: float = 1.0
 ) -> tuple[ErrorBound, Certificate | None]:
     assert problem.slab is not None
     st = setting.structure
@@ -901,7 +904,9 @@ def _max_entry(
     return ErrorBound("max_abs_error", value, "certified", None, assumptions, how), cert
 
 
-def bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, effort: float = 1.0) -> list[ErrorBound]:
+def bounds(
+    network: ReLUNetwork, problem: FirstOrderProblem, seed: int, effort: float = 1.0
+) -> list[ErrorBound]:
     """The error bounds of a linear transport problem (module docstring); never reads ``exact``.
 
     ``network``: float64, physical inputs (t, x); ``seed`` fixes the Monte Carlo points."""

@@ -19,6 +19,7 @@ from models.calculus import affine
 from solver import JobSpec, solve
 from solver.aposteriori import ErrorBound, error_bounds
 from solver.aposteriori.energy import friedrichs_constant
+from solver.kinds import problem_of
 from solver.model import Model
 from solver.problems import PDEProblem
 from solver.spec import DivergenceForm
@@ -56,10 +57,10 @@ def model(request: pytest.FixtureRequest) -> Model:
 
 
 def test_the_rms_bounds_hold_without_exact(model: Model) -> None:
-    problem = PDEProblem(model.spec.problem)
+    problem = problem_of(model.spec.problem)
     problem.exact = None  # the bounds must not need it
     bounds = _by_quantity(error_bounds(model.network, problem, seed=0))
-    truth = PDEProblem(model.spec.problem)
+    truth = problem_of(model.spec.problem)
     value, gradient = _true_rms(model.network, truth)
     assert bounds["rms_error"].kind == "statistical"
     assert bounds["rms_error"].value >= value
@@ -68,7 +69,7 @@ def test_the_rms_bounds_hold_without_exact(model: Model) -> None:
 
 
 def test_a_spoiled_network_breaks_the_good_bound(model: Model) -> None:
-    problem = PDEProblem(model.spec.problem)
+    problem = problem_of(model.spec.problem)
     good = _by_quantity(error_bounds(model.network, problem, seed=0))
     spoiled = model.network.to(torch.float64)
     layers = [(a.clone(), b.clone()) for a, b in spoiled.layers]
@@ -95,7 +96,7 @@ def test_an_exact_pair_has_a_zero_bound() -> None:
     a = torch.tensor([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
     b = torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)
     network = affine(a, b)
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     assert isinstance(problem.spec, DivergenceForm)
     bounds = _by_quantity(error_bounds(network, problem, seed=0))
     assert bounds["rms_error"].value < 1e-10
@@ -113,7 +114,7 @@ def test_friedrichs_constants() -> None:
             }
         }
     )
-    assert friedrichs_constant(PDEProblem(square.problem)) == pytest.approx(1 / (math.pi * math.sqrt(2)))
+    assert friedrichs_constant(problem_of(square.problem)) == pytest.approx(1 / (math.pi * math.sqrt(2)))
     disk = JobSpec.model_validate(
         {
             "problem": {
@@ -124,7 +125,7 @@ def test_friedrichs_constants() -> None:
             }
         }
     )
-    assert friedrichs_constant(PDEProblem(disk.problem)) == pytest.approx(2 / 2.404825557695773)
+    assert friedrichs_constant(problem_of(disk.problem)) == pytest.approx(2 / 2.404825557695773)
 
 
 def test_a_neumann_part_gives_indicators_only() -> None:
@@ -143,7 +144,7 @@ def test_a_neumann_part_gives_indicators_only() -> None:
         }
     )
     network = affine(torch.zeros(2, 1, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
-    bounds = error_bounds(network, PDEProblem(spec.problem), seed=0)
+    bounds = error_bounds(network, problem_of(spec.problem), seed=0)
     assert {b.kind for b in bounds} == {"indicator"}
     assert all("Neumann" in b.how for b in bounds)
 
@@ -164,7 +165,7 @@ def test_the_lift_has_the_trace_m_and_the_gradient_of_its_formula() -> None:
             }
         }
     )
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     parts = dirichlet_everywhere(problem)
     a = torch.tensor([[0.3, -0.7], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
     network = affine(a, torch.tensor([0.1, 0.0, 0.0], dtype=torch.float64))

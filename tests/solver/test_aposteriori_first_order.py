@@ -16,6 +16,7 @@ import torch
 
 from models import ReLUNetwork
 from solver.aposteriori import ErrorBound, error_bounds, hamilton_jacobi, transport
+from solver.kinds import problem_of as kind_problem
 from solver.problems import PDEProblem
 from solver.solve import solve
 from solver.spec import JobSpec
@@ -52,11 +53,11 @@ def transport_spec(**problem: Any) -> dict[str, Any]:
 
 
 def problem_of(spec: dict[str, Any]) -> PDEProblem:
-    return PDEProblem(JobSpec.model_validate(spec).problem)
+    return kind_problem(JobSpec.model_validate(spec).problem)
 
 
 def example_problem(name: str) -> PDEProblem:
-    return PDEProblem(JobSpec.model_validate(json.loads((OURS / f"{name}.json").read_text())).problem)
+    return kind_problem(JobSpec.model_validate(json.loads((OURS / f"{name}.json").read_text())).problem)
 
 
 def bounds_without_exact(network: ReLUNetwork, problem: PDEProblem, seed: int = 0) -> dict[str, ErrorBound]:

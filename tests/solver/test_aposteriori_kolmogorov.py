@@ -27,6 +27,7 @@ from solver.estimate import (
     points_at_every_scale,
     pointwise_bounds,
 )
+from solver.kinds import problem_of
 from solver.problems import PDEProblem
 from solver.solve import physical_network
 from solver.training import Trainer
@@ -47,7 +48,7 @@ def _problem(name: str, drop_exact: bool = False) -> tuple[JobSpec, PDEProblem]:
     if drop_exact:
         spec["problem"].pop("exact")
     job = JobSpec.model_validate(spec)
-    return job, PDEProblem(job.problem)
+    return job, problem_of(job.problem)
 
 
 @pytest.fixture(scope="module", params=list(PATHS))

@@ -13,6 +13,7 @@ from models import ReLUNetwork
 from solver import JobSpec
 from solver.certify import cell_bounds, certify_value_error
 from solver.domains import DTYPE
+from solver.kinds import problem_of
 from solver.problems import PDEProblem
 from solver.solve import physical_network
 from solver.training import Trainer
@@ -27,7 +28,7 @@ def trained() -> tuple[ReLUNetwork, PDEProblem]:
     spec["network"]["hidden"] = [16, 16]
     spec["training"].update({"steps": 150, "points": {"interior": 256, "boundary": 32}})
     job = JobSpec.model_validate(spec)
-    problem = PDEProblem(job.problem)
+    problem = problem_of(job.problem)
     result = Trainer(problem, job.network, job.training).run()
     return physical_network(result, problem), problem
 

@@ -30,8 +30,8 @@ from solver.estimate import (
     pointwise_bounds,
     value_growth,
 )
+from solver.kinds import problem_of
 from solver.model import Model
-from solver.problems import PDEProblem
 
 from .examples import EXAMPLES
 
@@ -55,7 +55,7 @@ def _points(model: Model, seed: int) -> np.ndarray:
 
 
 def _exact(model: Model, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    exact = PDEProblem(model.spec.problem).exact_values(torch.from_numpy(points))
+    exact = problem_of(model.spec.problem).exact_values(torch.from_numpy(points))
     assert exact is not None
     return exact[0].numpy(), exact[1].numpy()
 
@@ -69,7 +69,7 @@ def model(request: pytest.FixtureRequest) -> Model:
     # A first-order whole-space model gets no global estimate from solve (its local errors
     # would need `exact`); the construction itself is checked here with `exact` as reference.
     assert model.global_estimate is None
-    problem = PDEProblem(model.spec.problem)
+    problem = problem_of(model.spec.problem)
     psi, estimate = build_global_model(model.network, problem, 0, reference="exact")
     merged = {**estimate.to_json(), **(model.estimate or {})}
     return Model(psi, model.spec, model.metrics, model.errors, merged)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from solver import JobSpec
+from solver.kinds import problem_of
 from solver.problems import PDEProblem
 
 F64 = torch.float64
@@ -24,7 +25,7 @@ def problem(**fields: Any) -> PDEProblem:
             **fields,
         }
     }
-    return PDEProblem(JobSpec.model_validate(data).problem)
+    return problem_of(JobSpec.model_validate(data).problem)
 
 
 def standard_error(samples: torch.Tensor) -> float:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import JobSpec
+from solver.kinds import problem_of
 from solver.loss import P_MAX, P_MIN, lp_mean, p_schedule, reported, term_loss
-from solver.problems import PDEProblem
 from solver.training import Trainer
 
 F64 = torch.float64
@@ -90,7 +90,7 @@ SPEC: dict[str, Any] = {
 
 def _trainer() -> Trainer:
     spec = JobSpec.model_validate(SPEC)
-    return Trainer(PDEProblem(spec.problem), spec.network, spec.training)
+    return Trainer(problem_of(spec.problem), spec.network, spec.training)
 
 
 def test_training_reports_the_max_residual_of_every_term() -> None:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from models import ReLUNetwork
 from solver import JobSpec, solve
+from solver.kinds import problem_of
 from solver.periodic import feature_map, periodic_network
-from solver.problems import PDEProblem
 from tests.solver.spec_messages import one_message
 
 F64 = torch.float64
@@ -121,7 +121,7 @@ def test_condition_terms_keep_their_place_in_the_spec() -> None:
         {"type": "periodic", "axis": "x0"},
         {"type": "initial", "value": "sin(x)"},
     ]
-    problem = PDEProblem(JobSpec.model_validate(spec).problem)
+    problem = problem_of(JobSpec.model_validate(spec).problem)
     sets = problem.sample(32, 16, seed=0, draw=0)
     assert sorted(sets) == ["condition1", "interior"]
     net = ReLUNetwork.random([2, 8, 1], dtype=F64, generator=torch.Generator().manual_seed(0))

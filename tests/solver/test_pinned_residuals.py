@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from models.network import ReLUNetwork
-from solver.problems import PDEProblem
+from solver.kinds import problem_of
 from solver.spec import JobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def residual_table(path: Path) -> dict[str, Any]:
     """{term: {"first": [...], "sum": s, "n": n}} at draw 3 of seed 11, on 48 + 16 points, and
     the same of the validation points (the first point's coordinates)."""
     spec = JobSpec.model_validate(json.loads(path.read_text()))
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     sets = problem.sample(48, 16, seed=11, draw=3)
     gen = torch.Generator().manual_seed(5)
     network = ReLUNetwork.random(

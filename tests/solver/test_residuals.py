@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from solver import JobSpec
+from solver.kinds import problem_of
 from solver.problems import PDEProblem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def test_divergence_form_residuals_vanish_on_the_exact_solution() -> None:
             }
         }
     )
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     sets = problem.sample(256, 64, seed=0, draw=0)
 
     def exact(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,7 +78,7 @@ def _transport(initial: str) -> PDEProblem:
             }
         }
     )
-    return PDEProblem(spec.problem)
+    return problem_of(spec.problem)
 
 
 def test_the_sobolev_initial_term_is_kept_for_smooth_data_only() -> None:
@@ -116,7 +117,7 @@ def test_the_initial_flux_term_of_a_divergence_form_problem() -> None:
             }
         }
     )
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     points = problem.sample(64, 128, seed=0, draw=0)["condition0"]
     x, y = points.x[:, 0], points.x[:, 1]
     n = x.shape[0]
@@ -136,7 +137,7 @@ def test_a_diffusion_that_depends_on_u_vanishes_on_the_exact_solution() -> None:
     """examples/nonlinear-diffusion-2d.json: -div((1 + u^2) grad u) = f, u = sin(pi x) sin(pi y);
     the flux residual |sigma - K(u) grad u| reads K at the network's u."""
     spec = JobSpec.model_validate(json.loads((ROOT / "examples" / "nonlinear-diffusion-2d.json").read_text()))
-    problem = PDEProblem(spec.problem)
+    problem = problem_of(spec.problem)
     points = problem.sample(256, 64, seed=0, draw=0)["interior"]
     x = points.x.clone().requires_grad_(True)
     u = torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])

@@ -13,7 +13,7 @@ import torch
 
 from models import ReLUNetwork
 from solver import JobSpec, solve
-from solver.problems import PDEProblem
+from solver.kinds import problem_of
 from tests.solver.examples import OURS
 from tests.solver.spec_messages import one_message
 
@@ -27,7 +27,7 @@ def _example(name: str) -> dict[str, Any]:
 
 def _exact_residuals(spec: dict[str, Any], n: int = 256) -> dict[str, float]:
     """The sup of every residual term when the unknowns are replaced by the exact solution."""
-    problem = PDEProblem(JobSpec.model_validate(spec).problem)
+    problem = problem_of(JobSpec.model_validate(spec).problem)
     sets = problem.sample(n, n // 2, seed=3, draw=0)
     found: dict[str, float] = {}
     for name, points in sets.items():
@@ -61,7 +61,7 @@ def test_conditions_constrain_the_unknown_they_name() -> None:
     spec["problem"]["conditions"].append(
         {"type": "dirichlet", "unknown": "q", "on": "x0=lower", "value": "7"}
     )
-    problem = PDEProblem(JobSpec.model_validate(spec).problem)
+    problem = problem_of(JobSpec.model_validate(spec).problem)
     sets = problem.sample(16, 8, seed=0, draw=0)
     points = sets["condition2"]
     n = points.x.shape[0]
@@ -172,8 +172,8 @@ def test_first_order_as_a_system_gives_the_same_residual() -> None:
     problem["exact"] = {"u": problem["exact"]}
     for cond in problem["conditions"]:
         cond["unknown"] = "u"
-    a = PDEProblem(JobSpec.model_validate(scalar).problem)
-    b = PDEProblem(JobSpec.model_validate(system).problem)
+    a = problem_of(JobSpec.model_validate(scalar).problem)
+    b = problem_of(JobSpec.model_validate(system).problem)
     net = ReLUNetwork.random([2, 16, 1], dtype=F64, generator=torch.Generator().manual_seed(1))
     sa, sb = a.sample(64, 32, seed=0, draw=0), b.sample(64, 32, seed=0, draw=0)
     assert sorted(sa) == sorted(sb)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from solver import Canceled, Diverged, JobSpec, solve
+from solver.kinds import problem_of
 from solver.problems import PDEProblem, PointSet
 from solver.solve import thin_curve
 from solver.training import CHECKPOINT_EVERY, CURVE_EVERY, LossRecord, Trainer, non_finite
@@ -59,7 +60,7 @@ def test_same_spec_and_seed_give_the_same_model() -> None:
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path: Path) -> None:
     full = solve(spec(), checkpoint=tmp_path / "full.ckpt")
     # interrupt a second run after the first checkpoint, then resume it in a fresh process state
-    problem = PDEProblem(spec().problem)
+    problem = problem_of(spec().problem)
     trainer = Trainer(problem, spec().network, spec().training)
     stop_at = CHECKPOINT_EVERY + 7
 
@@ -104,7 +105,7 @@ def test_a_time_limit_keeps_the_best_parameters_seen() -> None:
     """Stopped by the limit after one step, the run returns the parameters of the best figure:
     those before that step (the figure is measured before the step moves them)."""
     training = spec(time_limit_s=1e-9, steps=100_000).training
-    problem = PDEProblem(spec().problem)
+    problem = problem_of(spec().problem)
     initial = [p.detach().clone() for p in Trainer(problem, spec().network, training).net.parameters()]
     trainer = Trainer(problem, spec().network, training)
     figures: list[float] = []
@@ -146,7 +147,7 @@ def test_segment_jacobian_is_the_mean_derivative_and_moves_the_kinks() -> None:
             "network": {"hidden": [12, 12]},
         }
     )
-    problem = PDEProblem(poisson.problem)
+    problem = problem_of(poisson.problem)
     assert problem.uses_segments()
     trainer = Trainer(problem, poisson.network, poisson.training)
     net = trainer.net.double()
@@ -181,7 +182,7 @@ def test_a_run_stopped_early_reports_residuals_of_the_exact_derivative() -> None
         "training": {"steps": 100_000, "time_limit_s": 0.3, "points": {"interior": 64, "boundary": 8}},
     }
     job = JobSpec.model_validate(data)
-    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    trainer = Trainer(problem_of(job.problem), job.network, job.training)
     result = trainer.run()
     assert result.stopped_by_time_limit
     trainer.segment = 0.0
@@ -202,7 +203,7 @@ def test_loss_curve_records_sup_and_mean_of_every_term_and_survives_a_resume(tmp
         assert set(record.sup) == set(record.mean) == terms
         assert all(0 <= record.mean[k] <= record.sup[k] for k in terms)  # mean |r| <= max |r|
     # the curve comes back from a checkpoint: a resumed run reports the same curve
-    problem = PDEProblem(spec().problem)
+    problem = problem_of(spec().problem)
     trainer = Trainer(problem, spec().network, spec().training)
     with pytest.raises(Canceled):
         trainer.run(None, lambda: trainer.state.step >= CHECKPOINT_EVERY + 3, tmp_path / "part.ckpt")
@@ -243,7 +244,7 @@ def test_selection_penalizes_the_subsolution_violation_while_it_pushes(
     import solver.training as training
 
     job = JobSpec.model_validate(EIKONAL)
-    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    trainer = Trainer(problem_of(job.problem), job.network, job.training)
     assert trainer.problem.selection == 1.0  # |p| - 1 is convex in p: push u up
     outputs = trainer._forward(trainer.points)
     u, jac = outputs["interior"]
@@ -314,7 +315,7 @@ def test_adam_stops_at_the_first_non_finite_residual_with_the_best_parameters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = spec(steps=50)
-    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    trainer = Trainer(problem_of(job.problem), job.network, job.training)
     problem = trainer.problem
     monkeypatch.setattr(
         problem, "residuals", nan_once(problem.residuals, "condition0:value", lambda: trainer.state.step == 7)
@@ -333,7 +334,7 @@ def test_adam_stops_at_the_first_non_finite_residual_with_the_best_parameters(
 
 def test_a_last_adam_step_that_ends_non_finite_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     job = spec(steps=20)
-    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    trainer = Trainer(problem_of(job.problem), job.network, job.training)
     problem = trainer.problem
     monkeypatch.setattr(
         problem, "residuals", nan_once(problem.residuals, "pde", lambda: trainer.state.step == 20)
@@ -345,7 +346,7 @@ def test_a_last_adam_step_that_ends_non_finite_is_caught(monkeypatch: pytest.Mon
 
 def test_lbfgs_stops_at_the_first_non_finite_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     job = spec(steps=20, optimizer="adam+lbfgs", lbfgs_steps=40)
-    trainer = Trainer(PDEProblem(job.problem), job.network, job.training)
+    trainer = Trainer(problem_of(job.problem), job.network, job.training)
     problem = trainer.problem
     calls = [0]
 

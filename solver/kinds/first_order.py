@@ -1,0 +1,71 @@
+"""``first_order``: the residual r = F(t, x, u, u_t, grad u), u = R Phi and its derivatives
+the rows of D Phi; stationary equations convex (concave) in grad u select their viscosity
+solution (``selection``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from solver.domains import DTYPE
+from solver.expressions import equation_names, parse, space_env
+from solver.problems import PDEProblem, PointSet
+from solver.spec import FirstOrder
+
+
+class FirstOrderProblem(PDEProblem):
+    """F(t, x, u, u_t, grad u) = 0 with one output u."""
+
+    spec: FirstOrder
+
+    def __init__(self, spec: FirstOrder) -> None:
+        super().__init__(spec)
+        self.equation = parse(spec.equation, equation_names(self.d, self.has_time))
+        self.selection = self._selection_sign() if not self.has_time else 0.0
+
+    def _selection_sign(self) -> float:
+        """Sign of the convexity of F in grad u (for choosing the viscosity solution).
+
+        For a stationary F(x, u, grad u) = 0 with Dirichlet data, the viscosity solution of a
+        convex Hamiltonian is the maximal a.e. solution and of a concave one the minimal;
+        returns +1 (push u up), -1 (down) or 0 (F linear in grad u: nothing to select).
+        """
+        gen = torch.Generator().manual_seed(0)
+        n = 64
+        x, _ = self.region.draw_interior(n, 0, "uniform")
+        gen.manual_seed(0)
+        torch.rand(n, self.region.interior_columns(), dtype=DTYPE, generator=gen)  # as the draw did
+        p = torch.randn(n, self.d, dtype=DTYPE, generator=gen).requires_grad_(True)
+        env = space_env(None, x)
+        env.update({"u": torch.zeros(n, dtype=DTYPE), "grad_u": p})
+        env.update({f"u_x{i}": p[:, i] for i in range(self.d)})
+        value = self.equation.evaluate(env, x[:, 0])
+        (grad,) = torch.autograd.grad(value.sum(), p, create_graph=True, allow_unused=True)
+        if grad is None or not grad.requires_grad:
+            return 0.0  # F is affine in grad u
+        trace = torch.zeros(n, dtype=DTYPE)
+        for i in range(self.d):
+            (second,) = torch.autograd.grad(grad[:, i].sum(), p, retain_graph=True, allow_unused=True)
+            if second is not None:
+                trace = trace + second[:, i]
+        mean = float(torch.as_tensor(trace).mean())
+        if abs(mean) < 1e-8:
+            return 0.0
+        return 1.0 if mean > 0 else -1.0
+
+    def equation_value(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
+        """F(t, x, u, u_t, grad u), signed, at the points (n,)."""
+        grad_u = jac[:, 0, 1:] if self.has_time else jac[:, 0, :]
+        env = space_env(points.t, points.x)
+        env.update({"u": u[:, 0], "grad_u": grad_u})
+        env.update({f"u_x{i}": grad_u[:, i] for i in range(self.d)})
+        if self.has_time:
+            env["u_t"] = jac[:, 0, 0]
+        value: Tensor = self.equation.evaluate(env, u[:, 0])
+        return value
+
+    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        return {"pde": self.equation_value(points, u, jac).abs()}
+
+
+__all__ = ["FirstOrderProblem"]
