@@ -15,7 +15,17 @@ models.derivative for ours; the same count is used for every method, so the figu
 useful work per second) against this machine's float32 matmul peak, measured here on a
 2048^3 product.
 
-    python bench/derivatives.py                 # the full table (several minutes)
+A second table times the per-sample parameter Jacobian of (u, D Phi), shape (n, 1, 1 + d,
+P), which a Gauss-Newton method needs:
+
+* ``ours``      ``models.parameter_jacobian.parameter_jacobian`` (layer rules of D Phi)
+* ``rows``      ``contracted_jacobian``: the same contracted with g (n, 1, 1 + d), (n, P)
+* ``func``      ``torch.func.vmap`` over points of ``torch.func.jacrev`` over the parameters
+                of (u, ``jacrev`` over x of u)
+* ``autograd``  per point, one ``torch.autograd.grad`` over the parameters for each of the
+                1 + d outputs, (u, grad u) from a ``create_graph`` gradient
+
+    python bench/derivatives.py                 # the full tables (several minutes)
     python bench/derivatives.py --quick         # 3x64 only, d in {1, 2, 10}
 """
 
@@ -35,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import ReLUNetwork
 from models.derivative import order_costs
+from models.parameter_jacobian import contracted_jacobian, parameter_jacobian
 
 Step = Callable[[], None]
 
@@ -110,6 +121,45 @@ def make_inference(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
     return {"ours": ours, "autograd": autograd, "func": func}
 
 
+def make_parameter_jacobians(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
+    """The four ways (module docstring) to d(u, D Phi)/d theta at every point of x."""
+    weights = [a.detach() for a, _ in net.layers]
+    biases = [b.detach() for _, b in net.layers]
+    g = torch.randn(x.shape[0], 1, 1 + x.shape[1], dtype=x.dtype)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+
+    def ours() -> None:
+        parameter_jacobian(weights, biases, net.act, x)
+
+    def rows() -> None:
+        contracted_jacobian(weights, biases, net.act, x, g)
+
+    def u_of(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = torch.func.functional_call(net, p, (point.unsqueeze(0),)).squeeze()
+        return out
+
+    def value_and_gradient(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
+        grad = torch.func.jacrev(u_of, argnums=1)(p, point)
+        return torch.cat([u_of(p, point).unsqueeze(0), grad])
+
+    per_point = torch.func.vmap(torch.func.jacrev(value_and_gradient), in_dims=(None, 0))
+
+    def func() -> None:
+        per_point(params, x)
+
+    plist = list(net.parameters())
+
+    def autograd() -> None:
+        for point in x:
+            xg = point.unsqueeze(0).requires_grad_(True)
+            u = net(xg)
+            (grad,) = torch.autograd.grad(u.sum(), xg, create_graph=True)
+            for value in torch.cat([u.reshape(-1), grad.reshape(-1)]):
+                torch.autograd.grad(value, plist, retain_graph=True, allow_unused=True)
+
+    return {"ours": ours, "rows": rows, "func": func, "autograd": autograd}
+
+
 def alternate(steps: dict[str, Step], repeats: int, warmup: int = 3) -> dict[str, float]:
     for _ in range(warmup):
         for step in steps.values():
@@ -131,6 +181,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--jacobian-batch", type=int, default=256, help="points of the parameter-Jacobian table"
+    )
+    parser.add_argument("--skip-steps", action="store_true", help="only the parameter-Jacobian table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -148,6 +202,31 @@ def main() -> None:
     if args.quick:
         archs = {"3x64": [64] * 3}
         dims = [1, 2, 10]
+    if not args.skip_steps:
+        step_table(archs, dims, args, peak)
+    parameter_table(archs, dims, args)
+
+
+def parameter_table(archs: dict[str, list[int]], dims: list[int], args: argparse.Namespace) -> None:
+    print(f"\n# per-sample parameter Jacobian of (u, D Phi), float64, {args.jacobian_batch} points")
+    print("| net | d | P | ours ms | rows ms | func ms | autograd ms | func / ours | autograd / ours |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for arch_name, hidden in archs.items():
+        for d in dims:
+            if d > 100:
+                continue  # (n, 1 + d, P) is 4 GB at d = 1000
+            net = ReLUNetwork.random([d, *hidden, 1], bias_scale=0.1, dtype=torch.float64)
+            x = torch.randn(args.jacobian_batch, d, dtype=torch.float64)
+            found = alternate(make_parameter_jacobians(net, x), max(3, args.repeats // 5), warmup=1)
+            print(
+                f"| {arch_name} | {d} | {net.num_parameters()} | {found['ours'] * 1e3:.1f} "
+                f"| {found['rows'] * 1e3:.1f} | {found['func'] * 1e3:.1f} | {found['autograd'] * 1e3:.1f} "
+                f"| {found['func'] / found['ours']:.1f}x | {found['autograd'] / found['ours']:.1f}x |",
+                flush=True,
+            )
+
+
+def step_table(archs: dict[str, list[int]], dims: list[int], args: argparse.Namespace, peak: float) -> None:
     print(
         "| net | d | order | train ours ms | autograd ms | func ms | vs autograd | vs func "
         "| ours GFLOP/s (% peak) | infer ours Mpt/s | autograd Mpt/s | func Mpt/s |"

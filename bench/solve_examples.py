@@ -4,7 +4,8 @@ Each example in ../shared/examples (or --examples DIR) is solved as given, once 
 ``"loss": {"norm": "sup"}`` and once with ``"l2"`` (same steps, points, seed), one after
 the other in this process; eikonal-2d also with seeds 1 and 2.  Errors are measured on
 10,000 fresh points against ``exact``: rel L2 of u, max |u - u*|, max |grad u - grad u*|
-(Euclidean, over every input, t included).
+(Euclidean, over every input, t included); a system's row is over all its unknowns, and
+one row per unknown follows it.
 
     python bench/solve_examples.py                       # everything (about 15 minutes)
     python bench/solve_examples.py --only transport-1d --norms sup
@@ -71,6 +72,14 @@ def main() -> None:
                     f"| {e.get('grad_linf', float('nan')):.2e} |",
                     flush=True,
                 )
+                for name in model.unknowns or []:  # a system: each unknown's own figures too
+                    mine = e.get(name, {})
+                    print(
+                        f"| {path.stem} ({name}) | {norm} | {seed} | {model.metrics['steps']} | {wall:.1f} "
+                        f"| {mine.get('rel_l2', float('nan')):.2e} | {mine.get('linf', float('nan')):.2e} "
+                        f"| {mine.get('grad_linf', float('nan')):.2e} |",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -177,9 +177,7 @@ def solve(
     callback: ProgressCallback | None
     latest: list[LossRecord] = []
     if progress is True:
-        total = spec.training.steps + (
-            spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
-        )
+        total = spec.total_steps
         callback, bar = _progress_bar(total, latest)
         outer = on_record
 

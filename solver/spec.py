@@ -1048,6 +1048,10 @@ class LossSpec(Strict):
     )
 
 
+#: the problem kinds whose 'auto' pipeline ends with the Levenberg-Marquardt phase
+AUTO_SECOND_ORDER = frozenset({"first_order"})
+
+
 class TrainingSpec(Strict):
     """How the network is trained: Adam, optionally followed by L-BFGS, on points redrawn as it goes."""
 
@@ -1058,11 +1062,15 @@ class TrainingSpec(Strict):
         description="Adam steps, 0 to 10,000,000. 0 only with optimizer 'adam+lbfgs' and lbfgs_steps >= 1.",
         examples=[5000],
     )
-    optimizer: Literal["adam", "adam+lbfgs"] = Field(
-        default="adam",
+    optimizer: Literal["adam", "adam+lbfgs", "adam+lm", "auto"] = Field(
+        default="auto",
         description="'adam': Adam for steps. 'adam+lbfgs': Adam for steps, then L-BFGS (strong Wolfe "
-        "line search) for lbfgs_steps iterations on the last points.",
-        examples=["adam", "adam+lbfgs"],
+        "line search) for lbfgs_steps iterations on the last points. 'adam+lm': Adam for steps, then "
+        "lm_steps Levenberg-Marquardt iterations in float64 on the mean-square residuals, each on a "
+        "fresh draw of points (docs/solver.md, 'The second-order phase'). 'auto': the pipeline measured "
+        "best for the problem's kind: Adam then Levenberg-Marquardt ('adam+lm') for first_order problems, "
+        "Adam alone for the other kinds (where the second-order phase did not help).",
+        examples=["adam", "adam+lbfgs", "adam+lm", "auto"],
     )
     learning_rate: float = Field(
         default=1e-3,
@@ -1079,6 +1087,14 @@ class TrainingSpec(Strict):
         description="L-BFGS iterations after Adam when optimizer is 'adam+lbfgs' (run in chunks of 20); "
         "ignored with 'adam'.",
         examples=[500],
+    )
+    lm_steps: int = Field(
+        default=40,
+        ge=0,
+        le=100_000,
+        description="Levenberg-Marquardt iterations after Adam when optimizer is 'adam+lm'; ignored "
+        "otherwise.",
+        examples=[40],
     )
     points: Points = Field(
         default=Points(),
@@ -1119,10 +1135,23 @@ class TrainingSpec(Strict):
         examples=[3600],
     )
 
+    def pipeline(self, kind: str) -> str:
+        """The optimizer a problem of ``kind`` trains with: 'auto' resolved to the pipeline
+        measured best for its kind (BENCHMARKS.md, "The second-order phase"): Adam then
+        Levenberg-Marquardt for first_order problems, Adam alone for the others."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        return "adam+lm" if kind in AUTO_SECOND_ORDER else "adam"
+
+    def total_steps(self, kind: str) -> int:
+        """Adam steps plus the iterations of the phase after them (L-BFGS or Levenberg-Marquardt)."""
+        after = {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}
+        return self.steps + after.get(self.pipeline(kind), 0)
+
     @model_validator(mode="after")
     def _trains(self) -> TrainingSpec:
-        lbfgs = self.lbfgs_steps if self.optimizer == "adam+lbfgs" else 0
-        if self.steps + lbfgs < 1:
+        after = {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}.get(self.optimizer, 0)
+        if self.steps + after < 1:
             raise ValueError(
                 "training.steps is 0 and no L-BFGS steps follow: the model would be the untrained "
                 "initialization; set training.steps >= 1 (or optimizer 'adam+lbfgs' with lbfgs_steps >= 1)"
@@ -1132,6 +1161,11 @@ class TrainingSpec(Strict):
 
 class JobSpec(Strict):
     """A whole job: what to solve, with which network, trained how."""
+
+    @property
+    def total_steps(self) -> int:
+        """The optimizer steps the job runs: Adam's and those of the phase after them."""
+        return self.training.total_steps(self.problem.kind)
 
     name: str | None = Field(
         default=None,

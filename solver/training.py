@@ -41,12 +41,18 @@ from solver.kinds.first_order import FirstOrderProblem
 from solver.loss import p_schedule, reported, term_loss
 from solver.periodic import embedded_inputs, periodic_inputs, periodic_network
 from solver.problems import PDEProblem, PointSet
+from solver.second_order import MAX_ROWS, LevenbergMarquardt, Rows, residual_rows, subsample, terms_per_set
 from solver.spec import NetworkSpec, TrainingSpec
 
 if TYPE_CHECKING:
     from solver.model import Model
 
 TRAIN_DTYPE = torch.float32
+#: the second-order phase: iteration k draws points number LM_DRAW + k; a checkpoint every
+#: LM_CHECKPOINT_EVERY iterations (each costs about as much as 50-100 Adam steps)
+LM_DRAW = 1 << 20
+LM_CHECK_DRAW = 1 << 21  # ... and checks its steps on the points of draw LM_CHECK_DRAW + k
+LM_CHECKPOINT_EVERY = 2
 KEEP_WORST = 0.1
 LR_FLOOR = 0.05
 SEGMENT = 0.1  # half-length of the averaging segments, as a fraction of the domain's half-width
@@ -206,6 +212,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=training.learning_rate)
         self.state = _State()
         self.segment = 0.0  # current half-length (normalized units); 0: the exact D Phi
+        self.lm = LevenbergMarquardt()
 
     # ------------------------------------------------------------------ pieces
     def _draw(self, draw: int) -> dict[str, PointSet]:
@@ -221,15 +228,16 @@ class Trainer:
 
     def _forward(self, points: dict[str, PointSet]) -> dict[str, tuple[Tensor, Tensor]]:
         names = list(points)
-        inputs = torch.cat([points[k].inputs() for k in names])
-        z = (inputs - self.center) / self.half
+        dtype = self.net.dtype  # float64 once the second-order phase has begun
+        inputs = torch.cat([points[k].inputs() for k in names]).to(dtype)
+        z = (inputs - self.center.to(dtype)) / self.half.to(dtype)
         if self.segment > 0:
             u = self.net(z)
             jac = self._segment_jacobian(z, self.segment)
         else:
             u, jac = self.net.value_and_jacobian(z)
         u = u * self.output_scale
-        jac = jac * (self.output_scale / self.half)
+        jac = jac * (self.output_scale / self.half.to(dtype))
         out: dict[str, tuple[Tensor, Tensor]] = {}
         start = 0
         for k in names:
@@ -318,6 +326,8 @@ class Trainer:
             "params": self._params(),
             "optimizer": self.optimizer.state_dict(),
             "output_scale": self.output_scale,
+            "lm_mu": self.lm.mu,
+            "float64": self.net.dtype == torch.float64,
             "points": {
                 k: {"t": v.t, "x": v.x, "normals": v.normals, "targets": v.targets}
                 for k, v in self.points.items()
@@ -338,6 +348,9 @@ class Trainer:
             curve=[LossRecord.from_json(json.loads(r)) for r in payload.get("curve", [])],
             elapsed=float(payload["elapsed"]),
         )
+        if payload.get("float64"):  # saved during the second-order phase
+            self.net.double()
+        self.lm.mu = float(payload.get("lm_mu", self.lm.mu))
         self._load_params(payload["params"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.output_scale = float(payload["output_scale"])
@@ -359,7 +372,8 @@ class Trainer:
         spec = self.training
         adam_steps = spec.steps
         lbfgs_steps = spec.lbfgs_steps if spec.optimizer == "adam+lbfgs" else 0
-        total = adam_steps + lbfgs_steps
+        lm_steps = spec.lm_steps if spec.pipeline(self.problem.spec.kind) == "adam+lm" else 0
+        total = adam_steps + lbfgs_steps + lm_steps
         started = time.monotonic() - self.state.elapsed
         stopped = False
         terms: dict[str, float] = {}
@@ -398,6 +412,10 @@ class Trainer:
         if not stopped and lbfgs_steps:
             stopped, terms = self._lbfgs(
                 lbfgs_steps, adam_steps, total, started, progress, should_cancel, on_record
+            )
+        if not stopped and lm_steps:
+            stopped = self._levenberg_marquardt(
+                adam_steps, total, started, progress, should_cancel, checkpoint, on_record
             )
         if stopped and self.state.best:
             self._load_params(self.state.best)
@@ -474,6 +492,67 @@ class Trainer:
         if figure < self.state.best_loss:
             self.state.best_loss = figure
             self.state.best = self._params()
+
+    def _levenberg_marquardt(
+        self,
+        adam_steps: int,
+        total: int,
+        started: float,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCallback | None,
+        checkpoint: Path | None,
+        on_record: LossRecordCallback | None,
+    ) -> bool:
+        """The second-order phase (solver.second_order) in float64: iteration k works on draw
+        LM_DRAW + k of the points, cut to MAX_ROWS rows by a generator seeded with (seed, k),
+        so a resumed run repeats exactly what the uninterrupted one does.  Returns whether
+        the time limit stopped it."""
+        self.net.double()
+        center, half = self.center.to(torch.float64), self.half.to(torch.float64)
+        rows_per_point = terms_per_set(self.problem, self.points, self.net)
+        while self.state.step < total:
+            k = self.state.step - adam_steps
+            if should_cancel is not None and should_cancel():
+                raise Canceled(f"canceled during Levenberg-Marquardt at iteration {k}")
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, "lm", k))
+            drawn = {n: p.to(torch.float64) for n, p in self._draw(LM_DRAW + k).items()}
+            points = subsample(drawn, MAX_ROWS, generator, rows_per_point)
+
+            def rows_of(with_jacobian: bool, points: dict[str, PointSet] = points) -> Rows:
+                return residual_rows(
+                    self.problem,
+                    points,
+                    self.net,
+                    center,
+                    half,
+                    self.output_scale,
+                    with_jacobian=with_jacobian,
+                )
+
+            check_generator = torch.Generator().manual_seed(derived_seed(self.seed, "lm-check", k))
+            drawn = {n: p.to(torch.float64) for n, p in self._draw(LM_CHECK_DRAW + k).items()}
+            held = subsample(drawn, MAX_ROWS, check_generator, rows_per_point)
+
+            def check_of(held: dict[str, PointSet] = held) -> float:
+                return rows_of(False, held).loss
+
+            loss, _ = self.lm.step(rows_of, self.net, check_of)
+            with torch.no_grad():
+                magnitudes, _ = self._magnitudes(points)
+            bad = non_finite(torch.tensor(loss), magnitudes)
+            if bad is not None:
+                raise self._diverged(self.state.step, bad)
+            figure = sum(reported(m, "l2") for m in magnitudes.values())
+            self.state.step += 1
+            self.state.elapsed = time.monotonic() - started
+            self._track(self.state.step, figure, magnitudes, on_record, always=True, objective=loss)
+            if progress is not None:
+                progress(self.state.step, total, figure, self.state.elapsed)
+            if checkpoint is not None and k % LM_CHECKPOINT_EVERY == LM_CHECKPOINT_EVERY - 1:
+                self.save_checkpoint(checkpoint)
+            if self.state.elapsed > self.training.time_limit_s:
+                return True
+        return False
 
     def _lbfgs(
         self,

@@ -33,9 +33,8 @@ RETRY_AFTER_S = 30
 
 
 def spec_steps(spec: JobSpec) -> int:
-    """The training steps a spec asks for: Adam, plus L-BFGS with optimizer adam+lbfgs."""
-    training = spec.training
-    return training.steps + (training.lbfgs_steps if training.optimizer == "adam+lbfgs" else 0)
+    """The training steps a spec asks for: Adam, plus the L-BFGS or Levenberg-Marquardt phase."""
+    return spec.total_steps
 
 
 def spec_parameters(spec: JobSpec) -> int:

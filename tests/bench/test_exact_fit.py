@@ -17,7 +17,9 @@ TRANSPORT = Path(__file__).resolve().parents[2] / "examples" / "transport-1d.jso
 
 def _spec(steps: int) -> JobSpec:
     data = json.loads(TRANSPORT.read_text())
-    data["training"].update({"steps": steps, "points": {"interior": 256, "boundary": 64}})
+    data["training"].update(
+        {"steps": steps, "optimizer": "adam", "points": {"interior": 256, "boundary": 64}}
+    )
     return JobSpec.model_validate(data)
 
 

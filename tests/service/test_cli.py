@@ -38,7 +38,7 @@ def test_solve_command_trains_saves_and_prints_errors(tmp_path, capsys) -> None:
             "exact": "x0",
         },
         "network": {"hidden": [8]},
-        "training": {"steps": 10, "points": {"interior": 32, "boundary": 8}},
+        "training": {"steps": 10, "optimizer": "adam", "points": {"interior": 32, "boundary": 8}},
     }
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))

@@ -35,12 +35,16 @@ from matplotlib.image import imread
 
 from service.app import create_app
 from service.settings import Settings
+from solver.spec import TrainingSpec
 from solver.training import LossRecord
 from tests.service.conftest import ROOT, register_model, tiny_spec
 from tests.service.live import LiveServer
 
 CHROMIUM = os.environ.get("RELUPDE_CHROMIUM", "/usr/bin/chromium")
 STEPS = 400
+#: transport-1d is a first_order problem: the default optimizer 'auto' adds the
+#: Levenberg-Marquardt phase, whose iterations count among the job's steps
+LM_STEPS = TrainingSpec().lm_steps
 # the in-process server's tenants, by key: one per test
 TENANTS = {"key-c": "carol", "key-d": "dave", "key-e": "erin"}
 HEADER_ONE_LINE_PX = 64
@@ -203,7 +207,8 @@ def test_submit_watch_and_look_in_a_real_browser(browser: Any, server: LiveServe
         assert status == "succeeded", f"the job ended {status!r}; seen {sorted(seen)}"
         running = [p for s, p in seen if s == "running" and not p.startswith("0 /")]
         assert running, f"no live progress was shown while the job ran; seen {sorted(seen)}"
-        expect(row.locator("td").nth(2)).to_have_text(f"{STEPS} / {STEPS}")
+        total = STEPS + LM_STEPS
+        expect(row.locator("td").nth(2)).to_have_text(f"{total} / {total}")
 
         # the model: errors, the solution plot and the loss curve are shown
         expect(page.locator("#model")).to_be_visible(timeout=30_000)
@@ -235,7 +240,9 @@ def test_submit_watch_and_look_in_a_real_browser(browser: Any, server: LiveServe
         assert bob.get("/v1/jobs").json()["jobs"] == []
     with server.client({"Authorization": "Bearer key-a"}) as alice:
         jobs = alice.get("/v1/jobs").json()["jobs"]
-        assert [j["status"] for j in jobs] == ["succeeded"] and jobs[0]["progress"]["steps"] == STEPS
+        assert [j["status"] for j in jobs] == ["succeeded"] and jobs[0]["progress"][
+            "steps"
+        ] == STEPS + LM_STEPS
 
 
 def test_job_list_newest_first_with_paging_and_row_actions(browser: Any, quiet: QuietServer) -> None:
@@ -382,7 +389,7 @@ def test_spec_editor_validates_before_submitting(browser: Any, quiet: QuietServe
         expect(page.locator("#job-rows tr")).to_have_count(1)
         expect(page.locator("#jobs-empty")).to_be_hidden()
         jobs = dave.get("/v1/jobs").json()["jobs"]
-        assert len(jobs) == 1 and jobs[0]["progress"]["steps"] == 40
+        assert len(jobs) == 1 and jobs[0]["progress"]["steps"] == 40 + LM_STEPS
         assert row_ids(page) == [jobs[0]["id"]]
         assert errors == []
 

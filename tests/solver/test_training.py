@@ -33,6 +33,7 @@ BASE: dict[str, Any] = {
     "network": {"hidden": [16, 16]},
     "training": {
         "steps": 2 * CHECKPOINT_EVERY + 30,
+        "optimizer": "adam",  # the Adam loop itself; test_second_order.py tests the rest
         "resample_every": 40,
         "points": {"interior": 128, "boundary": 32},
     },

@@ -124,9 +124,7 @@ async def submit(
     check_idempotency_key(idempotency_key)
     settings: Settings = request.app.state.settings
     check_spec_caps(spec, settings)
-    steps = spec.training.steps + (
-        spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
-    )
+    steps = spec.total_steps
     try:
         job, created = await anyio.to_thread.run_sync(
             lambda: store_of(request).create_job(
@@ -165,9 +163,7 @@ async def validate_spec(
     would run (every default filled in) and its total steps, or 422 naming each mistake."""
     check_name(spec.name)
     check_spec_caps(spec, request.app.state.settings)
-    steps = spec.training.steps + (
-        spec.training.lbfgs_steps if spec.training.optimizer == "adam+lbfgs" else 0
-    )
+    steps = spec.total_steps
     return {"valid": True, "steps": steps, "spec": spec.model_dump(mode="json")}
 
 
