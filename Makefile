@@ -38,6 +38,11 @@ bench: $(VENV)/.installed
 bench-service: $(VENV)/.installed
 	$(PY) bench/service_throughput.py
 
+# relupde's own accuracy suite (bench/suite/*.json, not the examples): adam against auto.
+.PHONY: bench-suite
+bench-suite: $(VENV)/.installed
+	$(PY) bench/suite.py $(ARGS)
+
 # The approximation experiments of docs/approximation.md (issue: seed claims): every figure
 # and JSON result there, regenerated (~20 min on 2 cores).
 approximation: $(VENV)/.installed

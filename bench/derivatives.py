@@ -62,6 +62,25 @@ def matmul_peak_gflops(repeats: int = 5) -> float:
     return 2 * 2048**3 / best / 1e9
 
 
+def functional_forward(net: ReLUNetwork) -> Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]:
+    """R Phi(x) as a pure function of a parameter dict (the names of ``net.named_parameters()``).
+
+    ``torch.func.functional_call(net, ...)`` is not used: ``ReLUNetwork.forward`` slices its
+    ParameterList (``weights[:-1]``), and the slice holds the module's own hidden-layer
+    parameters, not the substituted ones, so derivatives with respect to them came out
+    wrong (checked against finite differences; the tables before 2026-12-03 used it)."""
+    depth = len(net.weights)
+    act = net.act
+
+    def forward(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i in range(depth - 1):
+            h = act(torch.addmm(p[f"biases.{i}"], h, p[f"weights.{i}"].t()))
+        return torch.addmm(p[f"biases.{depth - 1}"], h, p[f"weights.{depth - 1}"].t())
+
+    return forward
+
+
 def make_steps(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
     params: dict[str, torch.Tensor] = dict(net.named_parameters())
 
@@ -79,12 +98,13 @@ def make_steps(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Step]:
         loss = u.square().mean() + grad.square().sum(1).mean()
         loss.backward()
 
+    forward = functional_forward(net)
+
     def scalar_u(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = torch.func.functional_call(net, p, (point.unsqueeze(0),)).squeeze()
-        return out
+        return forward(p, point.unsqueeze(0)).squeeze()
 
     def func_loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        u = torch.func.functional_call(net, p, (x,))
+        u = forward(p, x)
         grad = torch.func.vmap(torch.func.jacrev(scalar_u, argnums=1), in_dims=(None, 0))(p, x)
         loss: torch.Tensor = u.square().mean() + grad.square().sum(1).mean()
         return loss
@@ -134,9 +154,10 @@ def make_parameter_jacobians(net: ReLUNetwork, x: torch.Tensor) -> dict[str, Ste
     def rows() -> None:
         contracted_jacobian(weights, biases, net.act, x, g)
 
+    forward = functional_forward(net)
+
     def u_of(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = torch.func.functional_call(net, p, (point.unsqueeze(0),)).squeeze()
-        return out
+        return forward(p, point.unsqueeze(0)).squeeze()
 
     def value_and_gradient(p: dict[str, torch.Tensor], point: torch.Tensor) -> torch.Tensor:
         grad = torch.func.jacrev(u_of, argnums=1)(p, point)

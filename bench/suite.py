@@ -44,15 +44,25 @@ def main() -> None:
         if args.only and path.stem not in args.only:
             continue
         for seed in args.seeds:
-            for optimizer in args.optimizers:
+            done: dict[str, str] = {}  # pipeline -> its row's figures (an 'auto' that resolves
+            for optimizer in args.optimizers:  # to a pipeline already run is not run again)
                 data = json.loads(path.read_text())
                 data["training"].update({"optimizer": optimizer, "seed": seed})
+                spec = JobSpec.model_validate(data)
+                pipeline = spec.training.pipeline(spec.problem.kind)
+                if pipeline in done:
+                    print(
+                        f"| {path.stem} | {optimizer} (= {pipeline}) | {seed} | {done[pipeline]} |",
+                        flush=True,
+                    )
+                    continue
                 start = time.perf_counter()
-                model = solve(JobSpec.model_validate(data))
+                model = solve(spec)
                 wall = time.perf_counter() - start
                 e = model.errors or {}
                 figures = " | ".join(f"{e.get(k, float('nan')):.2e}" for k in ("rel_l2", "linf", "grad_linf"))
-                print(f"| {path.stem} | {optimizer} | {seed} | {wall:.1f} | {figures} |", flush=True)
+                done[pipeline] = f"{wall:.1f} | {figures}"
+                print(f"| {path.stem} | {optimizer} | {seed} | {done[pipeline]} |", flush=True)
 
 
 if __name__ == "__main__":

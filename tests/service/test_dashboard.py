@@ -191,6 +191,12 @@ def test_submit_watch_and_look_in_a_real_browser(browser: Any, server: LiveServe
         page.fill("#steps", str(STEPS))
         page.dispatch_event("#steps", "change")
         assert f'"steps": {STEPS}' in page.input_value("#spec")
+        # Adam alone: the default 'auto' would add a Levenberg-Marquardt phase (tens of
+        # seconds beside the rest of the suite); this test is about the page, not the phase
+        edited = json.loads(page.input_value("#spec"))
+        edited["training"]["optimizer"] = "adam"
+        page.fill("#spec", json.dumps(edited, indent=2))
+        page.dispatch_event("#spec", "input")
         page.click("#submit-job")
         expect(page.locator("#submit-status")).to_contain_text("submitted job", timeout=10_000)
         row = page.locator("#job-rows tr").first
@@ -207,8 +213,7 @@ def test_submit_watch_and_look_in_a_real_browser(browser: Any, server: LiveServe
         assert status == "succeeded", f"the job ended {status!r}; seen {sorted(seen)}"
         running = [p for s, p in seen if s == "running" and not p.startswith("0 /")]
         assert running, f"no live progress was shown while the job ran; seen {sorted(seen)}"
-        total = STEPS + LM_STEPS
-        expect(row.locator("td").nth(2)).to_have_text(f"{total} / {total}")
+        expect(row.locator("td").nth(2)).to_have_text(f"{STEPS} / {STEPS}")
 
         # the model: errors, the solution plot and the loss curve are shown
         expect(page.locator("#model")).to_be_visible(timeout=30_000)
@@ -240,9 +245,7 @@ def test_submit_watch_and_look_in_a_real_browser(browser: Any, server: LiveServe
         assert bob.get("/v1/jobs").json()["jobs"] == []
     with server.client({"Authorization": "Bearer key-a"}) as alice:
         jobs = alice.get("/v1/jobs").json()["jobs"]
-        assert [j["status"] for j in jobs] == ["succeeded"] and jobs[0]["progress"][
-            "steps"
-        ] == STEPS + LM_STEPS
+        assert [j["status"] for j in jobs] == ["succeeded"] and jobs[0]["progress"]["steps"] == STEPS
 
 
 def test_job_list_newest_first_with_paging_and_row_actions(browser: Any, quiet: QuietServer) -> None:
