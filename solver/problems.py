@@ -141,7 +141,15 @@ class PDEProblem:
             for cond in spec.conditions
             if not isinstance(cond, Periodic)
         ]
-        self.periodic_axes = sorted(int(c.axis[1:]) for c in spec.conditions if isinstance(c, Periodic))
+        # a periodic condition of every unknown is exact (in the network); one of a single
+        # unknown of a system is a penalty term on paired points of the two faces
+        exact_periodic = [c for c in spec.conditions if isinstance(c, Periodic) and not self._penalty(c)]
+        self.periodic_axes = sorted(int(c.axis[1:]) for c in exact_periodic)
+        self.periodic_penalties = [
+            (f"condition{i}", int(c.axis[1:]), self.unknowns.index(c.unknown))
+            for i, c in enumerate(spec.conditions)
+            if isinstance(c, Periodic) and self._penalty(c) and c.unknown is not None
+        ]
         #: the output each condition constrains (its unknown's place; 0 for the scalar kinds)
         self.condition_outputs = [
             self.unknowns.index(cond.unknown) if cond.unknown is not None else 0
@@ -158,6 +166,10 @@ class PDEProblem:
             hi = torch.cat([torch.tensor([self.slab.end], dtype=DTYPE), hi])
         self.input_center = (lo + hi) / 2
         self.input_half = (hi - lo) / 2
+
+    def _penalty(self, cond: Periodic) -> bool:
+        """A periodic condition on one unknown of a system of several: a penalty term."""
+        return cond.unknown is not None and len(self.unknowns) > 1
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -188,6 +200,16 @@ class PDEProblem:
             tb = self.slab.times(ub[:, -1]) if self.slab is not None else None
             targets = {"value": expr.evaluate(space_env(tb, xb), xb[:, 0])}
             sets[name] = PointSet(tb, xb, normals, targets)
+        for name, axis, _ in self.periodic_penalties:
+            extra = 1 if self.has_time else 0
+            xl, _, ul = self.region.draw_boundary(
+                boundary, f"x{axis}=lower", derived_seed(seed, name, draw), method, extra
+            )
+            xu = xl.clone()
+            xu[:, axis] = self.region.upper[axis]
+            tl = self.slab.times(ul[:, -1]) if self.slab is not None else None
+            both = None if tl is None else torch.cat([tl, tl])
+            sets[name] = PointSet(both, torch.cat([xl, xu]))  # first half lower face, then upper
         return sets
 
     def interior_targets(self, points: PointSet, seed: int, draw: int) -> PointSet:
@@ -202,6 +224,13 @@ class PDEProblem:
         """
         if name == "interior":
             return self.interior_residuals(points, u, jac)
+        for penalty, _, k in self.periodic_penalties:
+            if name == penalty:  # |N(lower) - N(upper)| and |grad N(lower) - grad N(upper)|
+                half = u.shape[0] // 2
+                return {
+                    f"{name}:periodic": (u[:half, k] - u[half:, k]).abs(),
+                    f"{name}:periodic_gradient": (jac[:half, k] - jac[half:, k]).norm(dim=1),
+                }
         xs = slice(1, None) if self.has_time else slice(0, None)
         index = self.condition_names.index(name)
         cond, expr = self.conditions[index]

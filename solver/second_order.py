@@ -109,7 +109,10 @@ def residual_rows(
             g_jac = torch.zeros_like(jac) if g_jac is None else g_jac
             # to the network's own coordinates: u = s u_net, D u = (s / h) D u_net
             g = torch.cat([(g_u * output_scale).unsqueeze(2), g_jac * (output_scale / half)], 2)
-            rows.append(weight * contracted_jacobian(weights, biases, net.act, h0, g, f0))
+            found = contracted_jacobian(weights, biases, net.act, h0, g, f0)
+            if found.shape[0] == 2 * magnitude.shape[0]:  # a residual of paired points
+                found = found[: magnitude.shape[0]] + found[magnitude.shape[0] :]
+            rows.append(weight * found)
     return Rows(torch.cat(residuals), torch.cat(rows) if with_jacobian else None)
 
 
@@ -127,7 +130,11 @@ def set_parameters(net: ReLUNetwork, flat: Tensor) -> None:
 
 
 def subsample(
-    points: dict[str, PointSet], limit: int, generator: torch.Generator, terms: dict[str, int] | None = None
+    points: dict[str, PointSet],
+    limit: int,
+    generator: torch.Generator,
+    terms: dict[str, int] | None = None,
+    paired: frozenset[str] = frozenset(),
 ) -> dict[str, PointSet]:
     """At most ``limit`` rows in all, a set of n points giving n x ``terms[name]`` rows (1 when
     not given); each set is cut in the same proportion, keeping at least 8 points."""
@@ -139,6 +146,12 @@ def subsample(
     picked: dict[str, PointSet] = {}
     for name, pset in points.items():
         n = pset.x.shape[0]
+        if name in paired:  # points i and n/2 + i belong together: keep whole pairs
+            half = n // 2
+            keep = min(half, max(4, int(half * share)))
+            first = torch.randperm(half, generator=generator)[:keep]
+            picked[name] = pset.select(torch.cat([first, first + half]))
+            continue
         keep = min(n, max(8, int(n * share)))
         picked[name] = pset.select(torch.randperm(n, generator=generator)[:keep])
     return picked

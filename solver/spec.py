@@ -446,7 +446,9 @@ class Periodic(Strict):
     """A periodic condition on a box: u and grad u take the same values on the faces
     x_i = lower_i and x_i = upper_i.  Exact by construction, not a penalty: the network sees
     x_i only through two triangle waves of period upper_i - lower_i (docs/solver.md,
-    "Periodic conditions"), so it adds no residual term."""
+    "Periodic conditions"), so it adds no residual term.  In a system, a periodic condition
+    naming one ``unknown`` (of several) is a penalty instead: |N(lower) - N(upper)| and
+    |grad N(lower) - grad N(upper)| on paired points of the two faces."""
 
     type: Literal["periodic"] = Field(
         description="The literal 'periodic': u(..., lower_i, ...) = u(..., upper_i, ...) and the same for "
@@ -655,18 +657,16 @@ def _check_condition_unknown(cond: Condition, unknowns: list[str] | None, where:
             )
         return
     if isinstance(cond, Periodic):
-        if cond.unknown is not None and unknowns != [cond.unknown]:
-            raise ValueError(
-                f"{where}.unknown: a periodic condition of a system makes every unknown periodic (the "
-                "network sees the axis through periodic features); drop 'unknown'"
-            )
+        if cond.unknown is not None:  # that unknown only (a penalty); without: every unknown
+            check_condition_unknown(cond.unknown, unknowns, where)
         return
     check_condition_unknown(cond.unknown, unknowns, where)
 
 
 def _periodic_axes(conditions: list[Condition], domain: Domain, d: int) -> set[int]:
-    """The periodic coordinates, each once, on a box, below d."""
+    """The periodic coordinates, each once (per unknown it names), on a box, below d."""
     axes: set[int] = set()
+    seen: set[tuple[int, str | None]] = set()
     for index, cond in enumerate(conditions):
         if not isinstance(cond, Periodic):
             continue
@@ -679,8 +679,10 @@ def _periodic_axes(conditions: list[Condition], domain: Domain, d: int) -> set[i
         axis = int(match.group(1))
         if axis >= d:
             raise ValueError(f"{where}.axis: {cond.axis!r} names coordinate {axis} but dimension is {d}")
-        if axis in axes:
+        key = (axis, cond.unknown)
+        if key in seen or (axis, None) in seen or (cond.unknown is None and any(a == axis for a, _ in seen)):
             raise ValueError(f"{where}.axis: {cond.axis!r} is periodic twice; give it once")
+        seen.add(key)
         axes.add(axis)
     return axes
 

@@ -510,13 +510,14 @@ class Trainer:
         self.net.double()
         center, half = self.center.to(torch.float64), self.half.to(torch.float64)
         rows_per_point = terms_per_set(self.problem, self.points, self.net)
+        paired = frozenset(name for name, _, _ in self.problem.periodic_penalties)
         while self.state.step < total:
             k = self.state.step - adam_steps
             if should_cancel is not None and should_cancel():
                 raise Canceled(f"canceled during Levenberg-Marquardt at iteration {k}")
             generator = torch.Generator().manual_seed(derived_seed(self.seed, "lm", k))
             drawn = {n: p.to(torch.float64) for n, p in self._draw(LM_DRAW + k).items()}
-            points = subsample(drawn, MAX_ROWS, generator, rows_per_point)
+            points = subsample(drawn, MAX_ROWS, generator, rows_per_point, paired)
 
             def rows_of(with_jacobian: bool, points: dict[str, PointSet] = points) -> Rows:
                 return residual_rows(
@@ -531,7 +532,7 @@ class Trainer:
 
             check_generator = torch.Generator().manual_seed(derived_seed(self.seed, "lm-check", k))
             drawn = {n: p.to(torch.float64) for n, p in self._draw(LM_CHECK_DRAW + k).items()}
-            held = subsample(drawn, MAX_ROWS, check_generator, rows_per_point)
+            held = subsample(drawn, MAX_ROWS, check_generator, rows_per_point, paired)
 
             def check_of(held: dict[str, PointSet] = held) -> float:
                 return rows_of(False, held).loss

@@ -184,3 +184,53 @@ def test_first_order_as_a_system_gives_the_same_residual() -> None:
         assert ra.keys() == rb.keys()
         for key in ra:
             torch.testing.assert_close(ra[key], rb[key])
+
+
+def test_a_periodic_condition_on_one_unknown_is_a_penalty_on_paired_face_points() -> None:
+    """u periodic in x (u and grad u equal on x = 0 and x = 2 pi), q not: a penalty term on
+    points of the lower face and their images on the upper face; the exact construction is
+    kept for a periodic condition of every unknown."""
+    spec = {
+        "problem": {
+            "kind": "system",
+            "dimension": 1,
+            "time": {"start": 0.0, "end": 1.0},
+            "domain": {"box": {"lower": [0.0], "upper": [6.283185307179586]}},
+            "unknowns": ["u", "q"],
+            "equations": ["q - u_x0", "u_t + u_x0"],
+            "conditions": [
+                {"type": "initial", "unknown": "u", "value": "sin(x)"},
+                {"type": "periodic", "unknown": "u", "axis": "x0"},
+            ],
+            "exact": {"u": "sin(x - t)", "q": "cos(x - t)"},
+        }
+    }
+    problem = problem_of(JobSpec.model_validate(spec).problem)
+    assert problem.periodic_axes == [] and problem.periodic_penalties == [("condition1", 0, 0)]
+    points = problem.sample(32, 16, seed=0, draw=0)["condition1"]
+    assert points.x.shape == (32, 1)
+    assert torch.all(points.x[:16, 0] == 0.0) and torch.allclose(
+        points.x[16:, 0], torch.full((16,), 2 * torch.pi, dtype=F64)
+    )
+    exact = problem.exact_outputs(points.inputs())
+    assert exact is not None
+    found = problem.residuals("condition1", points, *exact)
+    assert set(found) == {"condition1:periodic", "condition1:periodic_gradient"}
+    assert max(float(v.max()) for v in found.values()) < 1e-12
+    u, jac = exact
+    u = u.clone()
+    u[:, 0] = points.x[:, 0]  # u = x is not periodic
+    assert float(problem.residuals("condition1", points, u, jac)["condition1:periodic"].min()) > 6.0
+    model = solve(
+        JobSpec.model_validate(
+            {
+                **spec,
+                "network": {"hidden": [8]},
+                "training": {"steps": 5, "points": {"interior": 32, "boundary": 8}},
+            }
+        )
+    )
+    assert "condition1:periodic" in model.metrics["terms"]
+    everyone = copy.deepcopy(spec)
+    del everyone["problem"]["conditions"][1]["unknown"]
+    assert problem_of(JobSpec.model_validate(everyone).problem).periodic_axes == [0]
