@@ -1147,13 +1147,15 @@ class TrainingSpec(Strict):
 
     def total_steps(self, kind: str) -> int:
         """Adam steps plus the iterations of the phase after them (L-BFGS or Levenberg-Marquardt)."""
-        after = {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}
-        return self.steps + after.get(self.pipeline(kind), 0)
+        return self.steps + self._steps_after(self.pipeline(kind))
+
+    def _steps_after(self, pipeline: str) -> int:
+        """The iterations of the phase after Adam in ``pipeline`` (0 for Adam alone)."""
+        return {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}.get(pipeline, 0)
 
     @model_validator(mode="after")
     def _trains(self) -> TrainingSpec:
-        after = {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}.get(self.optimizer, 0)
-        if self.steps + after < 1:
+        if self.steps + self._steps_after(self.optimizer) < 1:
             raise ValueError(
                 "training.steps is 0 and no L-BFGS steps follow: the model would be the untrained "
                 "initialization; set training.steps >= 1 (or optimizer 'adam+lbfgs' with lbfgs_steps >= 1)"
