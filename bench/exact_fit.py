@@ -14,6 +14,7 @@ quantiles of the gradient error over 100,000 more to tell a few bad cells from a
 
     python bench/exact_fit.py transport-1d                       # as given
     python bench/exact_fit.py transport-1d --steps 10000 --learning-rate 3e-3
+    python bench/exact_fit.py poisson-2d --optimizer adam+lm   # with the second-order phase
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -75,6 +77,24 @@ def gradient_quantiles(problem: PDEProblem, network: ReLUNetwork, seed: int) -> 
     return [float(q) for q in torch.quantile(error, torch.tensor(QUANTILES, dtype=error.dtype))]
 
 
+def with_overrides(data: dict[str, Any], args: argparse.Namespace) -> JobSpec:
+    """The example's spec with the command line's training and network settings in place."""
+    data = json.loads(json.dumps(data))
+    overrides = (
+        ("steps", args.steps),
+        ("learning_rate", args.learning_rate),
+        ("seed", args.seed),
+        ("optimizer", args.optimizer),
+        ("lm_steps", args.lm_steps),
+    )
+    for key, value in overrides:
+        if value is not None:
+            data["training"][key] = value
+    if args.hidden:
+        data["network"]["hidden"] = args.hidden
+    return JobSpec.model_validate(data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,12 +104,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--optimizer", help='training.optimizer for the fit, e.g. "adam+lm" (default: the spec\'s)'
+    )
+    parser.add_argument("--lm-steps", type=int, help="training.lm_steps for the fit")
+    parser.add_argument("--hidden", type=int, nargs="+", help="network.hidden for the fit, e.g. 128 128 128")
     args = parser.parse_args()
     data = json.loads((args.examples / f"{args.example}.json").read_text())
-    for key, value in (("steps", args.steps), ("learning_rate", args.learning_rate), ("seed", args.seed)):
-        if value is not None:
-            data["training"][key] = value
-    spec = JobSpec.model_validate(data)
+    spec = with_overrides(data, args)
     if spec.problem.exact is None:
         raise SystemExit(f"{args.example} has no `exact`: there is nothing to fit")
     problem = ExactFit(spec.problem)
@@ -101,12 +123,13 @@ def main() -> None:
     quantiles = gradient_quantiles(problem, network, spec.training.seed)
     print(f"# {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(
-        "| example | loss | steps | lr | wall s | rel L2 | L-inf | grad L-inf "
+        "| example | hidden | loss | optimizer | steps | lr | wall s | rel L2 | L-inf | grad L-inf "
         "| grad error p50 / p90 / p99 / max |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.example} | {spec.training.loss.norm} | {spec.training.steps} "
+        f"| {args.example} | {'x'.join(map(str, spec.network.hidden))} | {spec.training.loss.norm} "
+        f"| {spec.training.pipeline(spec.problem.kind)} | {spec.training.total_steps(spec.problem.kind)} "
         f"| {spec.training.learning_rate:g} | {wall:.1f} | {errors['rel_l2']:.2e} "
         f"| {errors['linf']:.2e} | {errors['grad_linf']:.2e} "
         f"| {' / '.join(f'{q:.3f}' for q in quantiles)} |"

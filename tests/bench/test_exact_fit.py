@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import torch
 
-from bench.exact_fit import ExactFit
+from bench.exact_fit import ExactFit, with_overrides
 from solver import JobSpec
 from solver.solve import measure_errors, physical_network
 from solver.training import Trainer
@@ -57,3 +58,16 @@ def test_a_short_fit_lowers_the_error_of_the_initial_network() -> None:
     end = measure_errors(physical_network(trained, problem), problem, 0)
     assert start is not None and end is not None
     assert end["rel_l2"] < 0.5 * start["rel_l2"]
+
+
+def test_command_line_settings_replace_the_specs_network_and_optimizer() -> None:
+    data = json.loads(TRANSPORT.read_text())
+    args = argparse.Namespace(
+        steps=7, learning_rate=None, seed=2, optimizer="adam+lm", lm_steps=3, hidden=[16, 16]
+    )
+    spec = with_overrides(data, args)
+    assert spec.network.hidden == [16, 16]
+    assert (spec.training.steps, spec.training.seed, spec.training.lm_steps) == (7, 2, 3)
+    assert spec.training.pipeline(spec.problem.kind) == "adam+lm"
+    assert spec.training.learning_rate == JobSpec.model_validate(data).training.learning_rate
+    assert data["network"]["hidden"] == [64, 64, 64]  # the example itself is left as it was
