@@ -11,6 +11,7 @@ one row per unknown follows it.
     python bench/solve_examples.py --only transport-1d --norms sup
     python bench/solve_examples.py --only heat-kolmogorov-5d --norms sup --steps 20000 \
         --learning-rate 2e-3 --seeds 0 1 2           # a longer budget than the example's
+    python bench/solve_examples.py --only eikonal-2d --norms sup --lm-steps 80
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, help="seeds for every example (default: its own)")
     parser.add_argument("--steps", type=int, help="override training.steps (default: as given)")
     parser.add_argument("--learning-rate", type=float, help="override training.learning_rate")
+    parser.add_argument("--optimizer", help="override training.optimizer (default: the spec's, 'auto')")
+    parser.add_argument("--lm-steps", type=int, help="override training.lm_steps")
     args = parser.parse_args()
     print(f"# {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| example | loss | seed | steps | wall s | rel L2 | L-inf | grad L-inf |")
@@ -59,8 +62,13 @@ def main() -> None:
                 data["training"]["seed"] = seed
                 if args.steps is not None:
                     data["training"]["steps"] = args.steps
-                if args.learning_rate is not None:
-                    data["training"]["learning_rate"] = args.learning_rate
+                for key, value in (
+                    ("learning_rate", args.learning_rate),
+                    ("optimizer", args.optimizer),
+                    ("lm_steps", args.lm_steps),
+                ):
+                    if value is not None:
+                        data["training"][key] = value
                 spec = JobSpec.model_validate(data)
                 start = time.perf_counter()
                 model = solve(spec)
