@@ -60,9 +60,8 @@ def main() -> None:
                 data = json.loads(path.read_text())
                 data["training"]["loss"] = {"norm": norm}
                 data["training"]["seed"] = seed
-                if args.steps is not None:
-                    data["training"]["steps"] = args.steps
                 for key, value in (
+                    ("steps", args.steps),
                     ("learning_rate", args.learning_rate),
                     ("optimizer", args.optimizer),
                     ("lm_steps", args.lm_steps),
