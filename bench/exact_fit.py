@@ -128,8 +128,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.example} | {'x'.join(map(str, spec.network.hidden))} | {spec.training.loss.norm} "
-        f"| {spec.training.pipeline(spec.problem.kind)} | {spec.training.total_steps(spec.problem.kind)} "
+        f"| {args.example} | {'x'.join(map(str, spec.hidden))} | {spec.training.loss.norm} "
+        f"| {spec.pipeline} | {spec.total_steps} "
         f"| {spec.training.learning_rate:g} | {wall:.1f} | {errors['rel_l2']:.2e} "
         f"| {errors['linf']:.2e} | {errors['grad_linf']:.2e} "
         f"| {' / '.join(f'{q:.3f}' for q in quantiles)} |"

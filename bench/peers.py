@@ -67,6 +67,7 @@ from torch import Tensor
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec, solve
+from solver.basis import TRAINED_HIDDEN
 from solver.expressions import Expression, parse, space_env, space_names
 from solver.kinds import problem_of
 from solver.problems import PDEProblem, PointSet
@@ -579,7 +580,8 @@ def run_dde(dde: Any, problem: Problem, activation: str, scale: float, lbfgs: in
         n_inputs = problem.d + (1 if problem.has_time else 0)
         initializer = "Glorot normal" if activation == "tanh" else "He normal"
         n_outputs = len(problem.dde_outputs)
-        net = dde.nn.FNN([n_inputs, *problem.spec.network.hidden, n_outputs], activation, initializer)
+        hidden = problem.spec.network.hidden or list(TRAINED_HIDDEN)  # DeepXDE trains its network
+        net = dde.nn.FNN([n_inputs, *hidden, n_outputs], activation, initializer)
         model = dde.Model(data, net)
         model.compile("adam", lr=train.learning_rate, verbose=0)
         callbacks = (

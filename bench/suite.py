@@ -49,7 +49,7 @@ def main() -> None:
                 data = json.loads(path.read_text())
                 data["training"].update({"optimizer": optimizer, "seed": seed})
                 spec = JobSpec.model_validate(data)
-                pipeline = spec.training.pipeline(spec.problem.kind)
+                pipeline = spec.pipeline
                 if pipeline in done:
                     print(
                         f"| {path.stem} | {optimizer} (= {pipeline}) | {seed} | {done[pipeline]} |",

@@ -89,7 +89,7 @@ def summary(spec: JobSpec) -> str:
     problem = spec.problem
     domain = next(iter(problem.domain.model_dump()))
     time = f", t in [{problem.time.start}, {problem.time.end}]" if problem.time is not None else ""
-    hidden = "x".join(str(w) for w in spec.network.hidden)
+    hidden = "x".join(str(w) for w in spec.hidden)
     exact = "with" if problem.exact else "without"
     return (
         f"{problem.kind}, dimension {problem.dimension}, {domain}{time}, {len(problem.conditions)} "

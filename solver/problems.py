@@ -112,9 +112,15 @@ def paths_per_point(n: int, d: int) -> int:
     return 2 * (max(MIN_PATHS, min(KOLMOGOROV_PATHS, fitting)) // 2)
 
 
+def magnitude(residual: Tensor) -> Tensor:
+    """|r| per point: the absolute value of a scalar residual (n,), the Euclidean norm over
+    the components of a vector one (n, c)."""
+    return residual.abs() if residual.dim() == 1 else residual.norm(dim=1)
+
+
 class PDEProblem:
     """Residuals and point sets of one job's problem; a kind's subclass gives the interior
-    residuals (``interior_residuals``) and, where it has them, the interior targets."""
+    residuals (``interior_vectors``) and, where it has them, the interior targets."""
 
     def __init__(self, spec: Problem) -> None:
         self.spec = spec
@@ -218,18 +224,25 @@ class PDEProblem:
 
     # ------------------------------------------------------------------ residuals
     def residuals(self, name: str, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
-        """Per-point residual magnitudes (n,) of the terms on this point set.
+        """Per-point residual magnitudes (n,) of the terms on this point set: |r| of a scalar
+        residual, the Euclidean norm |r|_2 of a vector one (``residual_vectors``).
 
         u: (n, N_L) network values, jac: (n, N_L, n_inputs) derivatives in physical coordinates.
         """
+        return {k: magnitude(v) for k, v in self.residual_vectors(name, points, u, jac).items()}
+
+    def residual_vectors(self, name: str, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        """The signed residuals r of the terms on this point set: (n,) for a scalar equation,
+        (n, c) for a vector one (a flux gap sigma - K grad u, a gradient target); the loss and
+        the reported figures use their magnitudes, a least-squares solve their components."""
         if name == "interior":
-            return self.interior_residuals(points, u, jac)
+            return self.interior_vectors(points, u, jac)
         for penalty, _, k in self.periodic_penalties:
-            if name == penalty:  # |N(lower) - N(upper)| and |grad N(lower) - grad N(upper)|
+            if name == penalty:  # N(lower) - N(upper) and grad N(lower) - grad N(upper)
                 half = u.shape[0] // 2
                 return {
-                    f"{name}:periodic": (u[:half, k] - u[half:, k]).abs(),
-                    f"{name}:periodic_gradient": (jac[:half, k] - jac[half:, k]).norm(dim=1),
+                    f"{name}:periodic": u[:half, k] - u[half:, k],
+                    f"{name}:periodic_gradient": jac[:half, k] - jac[half:, k],
                 }
         xs = slice(1, None) if self.has_time else slice(0, None)
         index = self.condition_names.index(name)
@@ -238,22 +251,28 @@ class PDEProblem:
         grad_u = jac[:, k, xs]
         target = points.targets["value"]
         if isinstance(cond, Initial):
-            found = {f"{name}:value": (u[:, k] - target).abs()}
+            found = {f"{name}:value": u[:, k] - target}
             if INITIAL_GRADIENT and expr.is_smooth():
-                found[f"{name}:gradient"] = INITIAL_GRADIENT * (grad_u - points.targets["grad"]).norm(dim=1)
+                found[f"{name}:gradient"] = INITIAL_GRADIENT * (grad_u - points.targets["grad"])
                 found.update(self.initial_terms(name, points, u))
             return found
         if isinstance(cond, Neumann):
             assert points.normals is not None
-            return {f"{name}:neumann": ((grad_u * points.normals).sum(1) - target).abs()}
-        return {f"{name}:dirichlet": (u[:, k] - target).abs()}
+            return {f"{name}:neumann": (grad_u * points.normals).sum(1) - target}
+        return {f"{name}:dirichlet": u[:, k] - target}
+
+    def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        """The signed residuals of the equation(s) at interior points, by term name: (n,) or
+        (n, c) each (``residual_vectors``)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no interior residuals")
 
     def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         """The residual magnitudes of the equation(s) at interior points, by term name."""
-        raise NotImplementedError(f"{type(self).__name__} defines no interior residuals")
+        return {k: magnitude(v) for k, v in self.interior_vectors(points, u, jac).items()}
 
     def initial_terms(self, name: str, points: PointSet, u: Tensor) -> dict[str, Tensor]:
-        """Further terms of a smooth initial condition beside value and gradient (none here)."""
+        """Further signed terms of a smooth initial condition beside value and gradient (none
+        here)."""
         return {}
 
     def uses_segments(self) -> bool:
@@ -304,6 +323,7 @@ __all__ = [
     "PointSet",
     "apply_matrix",
     "gradient_of",
+    "magnitude",
     "parse_matrix",
     "paths_per_point",
 ]

@@ -213,7 +213,7 @@ def build_model(
     network, estimate, why_not = estimate_model(network, problem, spec.training.seed, spec.training.steps)
     estimate_seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {
-        "loss_norm": spec.training.loss.norm,
+        "loss_norm": spec.training.norm(spec.pipeline),
         "steps": result.steps_done,
         "seconds": round(result.seconds, 3),
         "estimate_seconds": round(estimate_seconds, 3),

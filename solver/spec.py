@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 from pydantic_core import PydanticCustomError
 from torch import Tensor
 
+from solver.basis import auto_hidden, solved_basis
 from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
 from solver.regions import Region
 from solver.regions import region_of as build_region
@@ -989,11 +990,15 @@ class NetworkSpec(Strict):
     """The fully connected ReLU network u = R Phi: N_0 inputs ((t, x) or x), the hidden widths, and
     1 output (divergence_form: 1 + d, the values u and sigma_1..sigma_d)."""
 
-    hidden: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
-        default=[64, 64, 64],
+    hidden: list[Annotated[int, Field(ge=1, le=4096)]] | None = Field(
+        default=None,
         min_length=1,
         max_length=64,
-        description="The hidden widths N_1..N_{L-1}: 1 to 64 hidden layers, each 1 to 4096 wide.",
+        description="The hidden widths N_1..N_{L-1}: 1 to 64 hidden layers, each 1 to 4096 wide. null "
+        "(the default): the solver chooses, by kind and dimension: a stationary divergence_form problem "
+        "gets one hidden layer of random ReLU features whose output layer is solved by least squares "
+        "(800 features in 2-D), every other kind 3 hidden layers of 64 (docs/solver.md, 'The solved "
+        "output layer').",
         examples=[[64, 64, 64], [32, 32]],
     )
     activation: Literal["relu", "leaky_relu"] = Field(
@@ -1041,14 +1046,22 @@ class Points(Strict):
 class LossSpec(Strict):
     """How the residuals r_k are turned into the loss (their terms are summed)."""
 
-    norm: Literal["sup", "l2"] = Field(
-        default="sup",
+    norm: Literal["sup", "l2", "auto"] = Field(
+        default="auto",
         description="'sup': each term is the L^p mean (mean |r|^p)^(1/p), p rising geometrically from 2 "
-        "to 64 over the Adam steps, reported as the sample sup max |r|. 'l2': each term is the mean "
-        "square of |r| (the classic PINN loss). kolmogorov problems are always fitted in mean square.",
-        examples=["sup", "l2"],
+        "to 64 over the Adam steps, reported as the sample sup max |r|; an output-layer solve ('ls', "
+        "'adam+ls') then minimizes each term's sampled sup by Lawson's reweighted least squares. 'l2': "
+        "each term is the mean square of |r| (the classic PINN loss; the plain least-squares solve). "
+        "'auto' (the default): 'sup' for a trained network, 'l2' for the solved basis (optimizer 'ls'), "
+        "where the least-squares fit measured 2x more accurate in rel L2 at 1/16 of the time of the "
+        "minimax one (docs/solver.md). kolmogorov problems are always fitted in mean square.",
+        examples=["sup", "l2", "auto"],
     )
 
+
+#: the output-layer solve under the sup norm: Lawson's reweighted solves after the
+#: least-squares one (solver.output_layer; regression kinds are always fitted in mean square)
+LAWSON_ITERATIONS = 16
 
 #: the problem kinds whose 'auto' pipeline ends with the Levenberg-Marquardt phase
 AUTO_SECOND_ORDER = frozenset({"first_order"})
@@ -1064,15 +1077,19 @@ class TrainingSpec(Strict):
         description="Adam steps, 0 to 10,000,000. 0 only with optimizer 'adam+lbfgs' and lbfgs_steps >= 1.",
         examples=[5000],
     )
-    optimizer: Literal["adam", "adam+lbfgs", "adam+lm", "auto"] = Field(
+    optimizer: Literal["adam", "adam+lbfgs", "adam+lm", "adam+ls", "ls", "auto"] = Field(
         default="auto",
         description="'adam': Adam for steps. 'adam+lbfgs': Adam for steps, then L-BFGS (strong Wolfe "
         "line search) for lbfgs_steps iterations on the last points. 'adam+lm': Adam for steps, then "
         "lm_steps Levenberg-Marquardt iterations in float64 on the mean-square residuals, each on a "
-        "fresh draw of points (docs/solver.md, 'The second-order phase'). 'auto': the pipeline measured "
-        "best for the problem's kind: Adam then Levenberg-Marquardt ('adam+lm') for first_order problems, "
-        "Adam alone for the other kinds (where the second-order phase did not help).",
-        examples=["adam", "adam+lbfgs", "adam+lm", "auto"],
+        "fresh draw of points (docs/solver.md, 'The second-order phase'). 'adam+ls': Adam for steps, "
+        "then the output layer solved: least squares over all residual terms (Gauss-Newton with a line "
+        "search, at most ls_steps iterations, for a nonlinear residual). 'ls': the output layer solved "
+        "on the hidden layers as initialized (random features with breakpoints through uniform points), "
+        "no Adam (steps is ignored). 'auto': the pipeline measured best: 'ls' for a spec that names no "
+        "network and gets the solved basis (network.hidden), else Adam then Levenberg-Marquardt "
+        "('adam+lm') for first_order problems and Adam alone for the other kinds.",
+        examples=["adam", "adam+lbfgs", "adam+lm", "adam+ls", "ls", "auto"],
     )
     learning_rate: float = Field(
         default=1e-3,
@@ -1097,6 +1114,15 @@ class TrainingSpec(Strict):
         description="Levenberg-Marquardt iterations after Adam when optimizer is 'adam+lm'; ignored "
         "otherwise.",
         examples=[40],
+    )
+    ls_steps: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Gauss-Newton iterations of the output-layer solve ('ls', 'adam+ls'), at most; a "
+        "linear problem needs one (its least-squares solution), and the solve stops when a step no "
+        "longer lowers the residual.",
+        examples=[8],
     )
     points: Points = Field(
         default=Points(),
@@ -1137,21 +1163,47 @@ class TrainingSpec(Strict):
         examples=[3600],
     )
 
-    def pipeline(self, kind: str) -> str:
+    def pipeline(self, kind: str, solved: bool = False) -> str:
         """The optimizer a problem of ``kind`` trains with: 'auto' resolved to the pipeline
-        measured best for its kind (BENCHMARKS.md, "The second-order phase"): Adam then
-        Levenberg-Marquardt for first_order problems, Adam alone for the others."""
+        measured best (BENCHMARKS.md, "The second-order phase" and "The solved output
+        layer"): 'ls' on the solved basis (``solved``: the spec names no network and its kind
+        gets one, ``solver.basis``), else Adam then Levenberg-Marquardt for first_order
+        problems and Adam alone for the others."""
         if self.optimizer != "auto":
             return self.optimizer
+        if solved:
+            return "ls"
         return "adam+lm" if kind in AUTO_SECOND_ORDER else "adam"
 
-    def total_steps(self, kind: str) -> int:
-        """Adam steps plus the iterations of the phase after them (L-BFGS or Levenberg-Marquardt)."""
-        return self.steps + self._steps_after(self.pipeline(kind))
+    def total_steps(self, kind: str, solved: bool = False) -> int:
+        """Adam steps plus the iterations of the phase after them (L-BFGS, Levenberg-Marquardt
+        or the output-layer solve, with Lawson's iterations under the sup norm); 'ls' runs no
+        Adam step."""
+        pipeline = self.pipeline(kind, solved)
+        adam = 0 if pipeline == "ls" else self.steps
+        return adam + self._steps_after(pipeline) + self.lawson_steps(kind, pipeline)
+
+    def norm(self, pipeline: str) -> str:
+        """The loss norm, 'auto' resolved: 'l2' for the solved basis ('ls'), else 'sup'."""
+        if self.loss.norm != "auto":
+            return self.loss.norm
+        return "l2" if pipeline == "ls" else "sup"
+
+    def lawson_steps(self, kind: str, pipeline: str) -> int:
+        """Lawson's iterations after the output-layer solve: LAWSON_ITERATIONS under the sup
+        norm, none under l2, for regression kinds (kolmogorov) or without the solve."""
+        solves = pipeline in ("ls", "adam+ls")
+        sup = self.norm(pipeline) == "sup"
+        return LAWSON_ITERATIONS if solves and sup and kind != "kolmogorov" else 0
 
     def _steps_after(self, pipeline: str) -> int:
         """The iterations of the phase after Adam in ``pipeline`` (0 for Adam alone)."""
-        return {"adam+lbfgs": self.lbfgs_steps, "adam+lm": self.lm_steps}.get(pipeline, 0)
+        return {
+            "adam+lbfgs": self.lbfgs_steps,
+            "adam+lm": self.lm_steps,
+            "adam+ls": self.ls_steps,
+            "ls": self.ls_steps,
+        }.get(pipeline, 0)
 
     @model_validator(mode="after")
     def _trains(self) -> TrainingSpec:
@@ -1166,10 +1218,35 @@ class TrainingSpec(Strict):
 class JobSpec(Strict):
     """A whole job: what to solve, with which network, trained how."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_network(cls, data: Any) -> Any:
+        """``"network": "auto"`` is the network the solver chooses: as if none were given."""
+        if isinstance(data, dict) and data.get("network") == "auto":
+            return {key: value for key, value in data.items() if key != "network"}
+        return data
+
+    @property
+    def solved_basis(self) -> bool:
+        """The spec names no hidden widths and its kind gets the solved basis (``solver.basis``)."""
+        return self.network.hidden is None and solved_basis(self.problem.kind, self.problem.time is not None)
+
+    @property
+    def hidden(self) -> list[int]:
+        """The hidden widths the network has: the spec's, or the solver's choice."""
+        if self.network.hidden is not None:
+            return list(self.network.hidden)
+        return auto_hidden(self.problem.kind, self.problem.dimension, self.problem.time is not None)
+
+    @property
+    def pipeline(self) -> str:
+        """The training pipeline, 'auto' resolved (``TrainingSpec.pipeline``)."""
+        return self.training.pipeline(self.problem.kind, self.solved_basis)
+
     @property
     def total_steps(self) -> int:
         """The optimizer steps the job runs: Adam's and those of the phase after them."""
-        return self.training.total_steps(self.problem.kind)
+        return self.training.total_steps(self.problem.kind, self.solved_basis)
 
     name: str | None = Field(
         default=None,
@@ -1184,7 +1261,8 @@ class JobSpec(Strict):
     )
     network: NetworkSpec = Field(
         default=NetworkSpec(),
-        description="The ReLU network; fields left out take their defaults.",
+        description='The ReLU network; fields left out take their defaults. "auto" (or leaving it out): '
+        "the solver chooses the widths (network.hidden).",
         examples=[{"hidden": [64, 64, 64]}],
     )
     training: TrainingSpec = Field(

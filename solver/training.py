@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,9 +36,20 @@ import torch
 from torch import Tensor
 
 from models import ReLUNetwork
+from solver.basis import auto_hidden, place_features, solved_basis
 from solver.domains import derived_seed
 from solver.kinds.first_order import FirstOrderProblem
 from solver.loss import p_schedule, reported, term_loss
+from solver.output_layer import (
+    OutputRows,
+    gauss_newton_step,
+    hidden_features,
+    lawson_update,
+    output_parameters,
+    output_rows,
+    set_output_parameters,
+    term_magnitudes,
+)
 from solver.periodic import embedded_inputs, periodic_inputs, periodic_network
 from solver.problems import PDEProblem, PointSet
 from solver.second_order import MAX_ROWS, LevenbergMarquardt, Rows, residual_rows, subsample, terms_per_set
@@ -53,6 +64,18 @@ TRAIN_DTYPE = torch.float32
 LM_DRAW = 1 << 20
 LM_CHECK_DRAW = 1 << 21  # ... and checks its steps on the points of draw LM_CHECK_DRAW + k
 LM_CHECKPOINT_EVERY = 2
+#: the output-layer solve: its draws of points are numbers LS_DRAW .. LS_DRAW + k - 1, with k
+#: the fewest giving LS_OVERSAMPLE rows per unknown (at most LS_MAX_DRAWS); it stops when a
+#: Gauss-Newton step lowers the loss by less than LS_STALL of it
+LS_DRAW = 1 << 22
+LS_OVERSAMPLE = 8
+LS_MAX_DRAWS = 16
+LS_STALL = 1e-4
+#: the condition terms' weight in the solve of a stationary problem: a least-squares method
+#: must weight its boundary rows like h^-1/2 (h the basis' resolution) for the boundary error
+#: not to dominate; measured on poisson-2d at 400 features, rel L2: weight 1 4.1e-2, 3 7.1e-3,
+#: 10 6.1e-3, 30 7.3e-3, 100 9.0e-3 (docs/solver.md, 'The solved output layer')
+CONDITION_WEIGHT = 10.0
 KEEP_WORST = 0.1
 LR_FLOOR = 0.05
 SEGMENT = 0.1  # half-length of the averaging segments, as a fraction of the domain's half-width
@@ -174,11 +197,18 @@ class _State:
     elapsed: float = 0.0
 
 
+def network_hidden(problem: PDEProblem, spec: NetworkSpec) -> list[int]:
+    """The hidden widths: the spec's, or the solver's choice for the kind (``solver.basis``)."""
+    if spec.hidden is not None:
+        return list(spec.hidden)
+    return auto_hidden(problem.spec.kind, problem.d, problem.has_time)
+
+
 def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
     """He-initialized network on normalized inputs with first-layer kinks inside [-1, 1]^N_0."""
     gen = torch.Generator().manual_seed(derived_seed(seed, "init"))
     periodic = periodic_inputs(problem.has_time, problem.periodic_axes)
-    widths = [embedded_inputs(problem.n_inputs, periodic), *spec.hidden, problem.n_outputs]
+    widths = [embedded_inputs(problem.n_inputs, periodic), *network_hidden(problem, spec), problem.n_outputs]
     net = ReLUNetwork.random(
         widths,
         activation=spec.activation,
@@ -202,9 +232,14 @@ class Trainer:
     def __init__(self, problem: PDEProblem, network: NetworkSpec, training: TrainingSpec) -> None:
         self.problem = problem
         self.training = training
-        self.norm = training.loss.norm
         self.seed = training.seed
         self.net = build_network(problem, network, self.seed)
+        solved = network.hidden is None and solved_basis(problem.spec.kind, problem.has_time)
+        #: the pipeline, 'auto' resolved (TrainingSpec.pipeline)
+        self.pipeline = training.pipeline(problem.spec.kind, solved)
+        self.norm = training.norm(self.pipeline)  # the loss norm, "auto" resolved
+        if self.pipeline == "ls":  # no Adam: the first layer is the basis (solver.basis)
+            place_features(self.net, self.seed)
         self.center = problem.input_center.to(TRAIN_DTYPE)
         self.half = problem.input_half.to(TRAIN_DTYPE)
         self.points = self._draw(0)
@@ -370,10 +405,12 @@ class Trainer:
         """Train to the end (or the time limit).  ``progress`` gets (step, steps, figure,
         elapsed_s) after every step; ``on_record`` each loss-curve record as it is made."""
         spec = self.training
-        adam_steps = spec.steps
-        lbfgs_steps = spec.lbfgs_steps if spec.optimizer == "adam+lbfgs" else 0
-        lm_steps = spec.lm_steps if spec.pipeline(self.problem.spec.kind) == "adam+lm" else 0
-        total = adam_steps + lbfgs_steps + lm_steps
+        adam_steps = 0 if self.pipeline == "ls" else spec.steps
+        lbfgs_steps = spec.lbfgs_steps if self.pipeline == "adam+lbfgs" else 0
+        lm_steps = spec.lm_steps if self.pipeline == "adam+lm" else 0
+        ls_steps = spec.ls_steps if self.pipeline in ("ls", "adam+ls") else 0
+        ls_steps += spec.lawson_steps(self.problem.spec.kind, self.pipeline)
+        total = adam_steps + lbfgs_steps + lm_steps + ls_steps
         started = time.monotonic() - self.state.elapsed
         stopped = False
         terms: dict[str, float] = {}
@@ -415,6 +452,10 @@ class Trainer:
             )
         if not stopped and lm_steps:
             stopped = self._levenberg_marquardt(
+                adam_steps, total, started, progress, should_cancel, checkpoint, on_record
+            )
+        if not stopped and ls_steps:
+            stopped = self._solve_output_layer(
                 adam_steps, total, started, progress, should_cancel, checkpoint, on_record
             )
         if stopped and self.state.best:
@@ -553,6 +594,161 @@ class Trainer:
                 self.save_checkpoint(checkpoint)
             if self.state.elapsed > self.training.time_limit_s:
                 return True
+        return False
+
+    def _output_draws(self) -> int:
+        """How many draws of points the output-layer solve sums over: enough that the rows
+        number at least LS_OVERSAMPLE x the output layer's unknowns, at most LS_MAX_DRAWS."""
+        a, _ = self.net.layers[-1]
+        unknowns = a.shape[0] * (a.shape[1] + 1)
+        rows = self._output_rows(self._draw(LS_DRAW), output_parameters(self.net), with_jacobian=False)
+        return max(1, min(LS_MAX_DRAWS, math.ceil(LS_OVERSAMPLE * unknowns / max(rows.residual.shape[0], 1))))
+
+    def _output_rows(
+        self,
+        points: dict[str, PointSet],
+        theta: Tensor,
+        *,
+        with_jacobian: bool,
+        row_weights: dict[str, Tensor] | None = None,
+    ) -> OutputRows:
+        """The weighted rows of one draw at theta_L (solver.output_layer); the condition terms
+        of a stationary problem weighted CONDITION_WEIGHT."""
+        center = self.center.to(torch.float64)
+        half = self.half.to(torch.float64)
+        points = {name: pset.to(torch.float64) for name, pset in points.items()}
+        features = {
+            name: hidden_features(self.net, (p.inputs() - center) / half) for name, p in points.items()
+        }
+        weight = 1.0 if self.problem.has_time else CONDITION_WEIGHT
+        set_weights = {name: weight for name in points if name != "interior"}
+        return output_rows(
+            self.problem,
+            points,
+            features,
+            theta,
+            half,
+            self.output_scale,
+            set_weights=set_weights,
+            row_weights=row_weights,
+            with_jacobian=with_jacobian,
+        )
+
+    def _solve_output_layer(
+        self,
+        adam_steps: int,
+        total: int,
+        started: float,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCallback | None,
+        checkpoint: Path | None,
+        on_record: LossRecordCallback | None,
+    ) -> bool:
+        """The output layer solved (solver.output_layer) in float64: Gauss-Newton iterations
+        on the rows of draws LS_DRAW .. LS_DRAW + k - 1 (the same every iteration, so a
+        resumed run repeats the uninterrupted one), each a least-squares solve of the
+        linearized residuals with a line search; the phase ends early once a step is exact
+        (an affine residual) or no longer lowers the loss.  Returns whether the time limit
+        stopped it."""
+        self.net.double()
+        draws = [self._draw(LS_DRAW + j) for j in range(self._output_draws())]
+        gauss_newton_end = adam_steps + self.training.ls_steps
+
+        def rows_of(theta: Tensor, with_jacobian: bool) -> Iterator[OutputRows]:
+            for points in draws:
+                yield self._output_rows(points, theta, with_jacobian=with_jacobian)
+
+        while self.state.step < min(total, gauss_newton_end):
+            k = self.state.step - adam_steps
+            if should_cancel is not None and should_cancel():
+                raise Canceled(f"canceled during the output-layer solve at iteration {k}")
+            result = gauss_newton_step(rows_of, output_parameters(self.net))
+            set_output_parameters(self.net, result.theta)
+            with torch.no_grad():
+                magnitudes, _ = self._magnitudes(self.points)
+            bad = non_finite(torch.tensor(result.loss_after), magnitudes)
+            if bad is not None:
+                raise self._diverged(self.state.step, bad)
+            converged = (
+                not result.taken
+                or result.affine
+                or result.loss_before - result.loss_after <= LS_STALL * result.loss_before
+            )
+            self.state.step = gauss_newton_end if converged else self.state.step + 1
+            self.state.elapsed = time.monotonic() - started
+            figure = sum(reported(m, "l2") for m in magnitudes.values())
+            self._track(
+                self.state.step, figure, magnitudes, on_record, always=True, objective=result.loss_after
+            )
+            if progress is not None:
+                progress(self.state.step, total, figure, self.state.elapsed)
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
+            if self.state.elapsed > self.training.time_limit_s:
+                return True
+        if self.state.step < total:
+            return self._lawson(draws, total, started, progress, should_cancel, checkpoint, on_record)
+        return False
+
+    def _lawson(
+        self,
+        draws: list[dict[str, PointSet]],
+        total: int,
+        started: float,
+        progress: ProgressCallback | None,
+        should_cancel: CancelCallback | None,
+        checkpoint: Path | None,
+        on_record: LossRecordCallback | None,
+    ) -> bool:
+        """The sup norm over the output layer: Lawson's reweighted Gauss-Newton solves from the
+        least-squares solution (solver.output_layer), the weights of each draw's rows carried
+        from solve to solve; the iterate with the smallest sampled sup (the sum over the
+        terms of max |r|) is kept.  The phase runs from its start each time (a checkpoint is
+        written at its end), so a resumed run repeats it exactly.  Returns whether the time
+        limit stopped it."""
+        weights: list[dict[str, Tensor] | None] = [None] * len(draws)
+        theta = output_parameters(self.net)
+        best, best_sup = theta, math.inf
+        while self.state.step < total:
+            k = total - self.state.step
+            if should_cancel is not None and should_cancel():
+                raise Canceled(f"canceled during the sup-norm solve ({k} iterations left)")
+            current = [self._output_rows(points, theta, with_jacobian=False) for points in draws]
+            sup = max(sum(float(m.max()) for m in term_magnitudes(rows).values()) for rows in current)
+            if sup < best_sup:
+                best, best_sup = theta, sup
+            updated = [lawson_update(w, rows) for w, rows in zip(weights, current, strict=True)]
+            weights = list(updated)
+
+            def weighted(
+                theta: Tensor, with_jacobian: bool, extra: list[dict[str, Tensor]] = updated
+            ) -> Iterator[OutputRows]:
+                for points, row_weights in zip(draws, extra, strict=True):
+                    yield self._output_rows(
+                        points, theta, with_jacobian=with_jacobian, row_weights=row_weights
+                    )
+
+            theta = gauss_newton_step(weighted, theta).theta
+            set_output_parameters(self.net, theta)
+            with torch.no_grad():
+                magnitudes, _ = self._magnitudes(self.points)
+            bad = non_finite(torch.tensor(0.0), magnitudes)
+            if bad is not None:
+                raise self._diverged(self.state.step, bad)
+            self.state.step += 1
+            self.state.elapsed = time.monotonic() - started
+            figure = sum(reported(m, "sup") for m in magnitudes.values())
+            self._track(self.state.step, figure, magnitudes, on_record, always=True, objective=sup)
+            if progress is not None:
+                progress(self.state.step, total, figure, self.state.elapsed)
+            if self.state.elapsed > self.training.time_limit_s:
+                set_output_parameters(self.net, best)
+                return True
+        last = [self._output_rows(points, theta, with_jacobian=False) for points in draws]
+        if max(sum(float(m.max()) for m in term_magnitudes(rows).values()) for rows in last) > best_sup:
+            set_output_parameters(self.net, best)
+        if checkpoint is not None:
+            self.save_checkpoint(checkpoint)
         return False
 
     def _lbfgs(

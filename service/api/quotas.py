@@ -39,11 +39,16 @@ def spec_steps(spec: JobSpec) -> int:
 
 def spec_parameters(spec: JobSpec) -> int:
     """Weights and biases of the spec's network: sum over layers of N_l (N_{l-1} + 1), with
-    N_0 = d (+1 with time) and N_L = 1 (1 + d for divergence_form)."""
+    N_0 = d (+1 with time), the hidden widths the job will have (the spec's or the solver's
+    choice) and N_L = 1 (1 + d for divergence_form, one per unknown for a system)."""
     problem = spec.problem
     inputs = problem.dimension + (1 if problem.time is not None else 0)
-    outputs = 1 + problem.dimension if problem.kind == "divergence_form" else 1
-    widths = [inputs, *spec.network.hidden, outputs]
+    outputs = 1
+    if problem.kind == "divergence_form":
+        outputs = 1 + problem.dimension
+    elif problem.kind == "system":
+        outputs = len(getattr(problem, "unknowns", ()) or ()) or 1
+    widths = [inputs, *spec.hidden, outputs]
     return sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(widths))
 
 
@@ -85,7 +90,7 @@ def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
             f"a network of {parameters} weights and biases is over this server's cap of "
             f"{settings.max_parameters} ({ENV_VARIABLES['max_parameters']}); use fewer or narrower "
             "hidden layers",
-            spec.network.hidden,
+            spec.hidden,
         )
     points = spec_points(spec)
     if points > settings.max_points:

@@ -30,7 +30,12 @@ class DivergenceFormProblem(PDEProblem):
     def flux_gap(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
         """|sigma - K grad|, per point: the flux equation of the first-order system (``env``
         holds u when K depends on it)."""
-        gap: Tensor = (sigma - apply_matrix(self.diffusion, env, grad)).norm(dim=1)
+        gap: Tensor = self.flux_vector(env, sigma, grad).norm(dim=1)
+        return gap
+
+    def flux_vector(self, env: dict[str, Tensor], sigma: Tensor, grad: Tensor) -> Tensor:
+        """sigma - K grad (n, d), signed: the flux equation's residual."""
+        gap: Tensor = sigma - apply_matrix(self.diffusion, env, grad)
         return gap
 
     def initial_terms(self, name: str, points: PointSet, u: Tensor) -> dict[str, Tensor]:
@@ -40,14 +45,14 @@ class DivergenceFormProblem(PDEProblem):
         7.76e-2 without it, 4.28e-2 / 3.98e-2 with it (BENCHMARKS.md)."""
         env = space_env(points.t, points.x)
         env["u"] = points.targets["value"]  # u = g at t0, for a diffusion K(u)
-        return {f"{name}:flux": self.flux_gap(env, u[:, 1:], points.targets["grad"])}
+        return {f"{name}:flux": self.flux_vector(env, u[:, 1:], points.targets["grad"])}
 
-    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+    def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         xs = slice(1, None) if self.has_time else slice(0, None)
         env = space_env(points.t, points.x)
-        balance = self.signed_balance(points, u, jac).abs()
+        balance = self.signed_balance(points, u, jac)
         env["u"] = u[:, 0]  # a diffusion K(t, x, u) may depend on the solution
-        return {"flux": self.flux_gap(env, u[:, 1:], jac[:, 0, xs]), "balance": balance}
+        return {"flux": self.flux_vector(env, u[:, 1:], jac[:, 0, xs]), "balance": balance}
 
     def signed_balance(self, points: PointSet, u: Tensor, jac: Tensor) -> Tensor:
         """[u_t] - div sigma + b . grad u + c u - f, signed (n,)."""

@@ -64,8 +64,8 @@ class FirstOrderProblem(PDEProblem):
         value: Tensor = self.equation.evaluate(env, u[:, 0])
         return value
 
-    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
-        return {"pde": self.equation_value(points, u, jac).abs()}
+    def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        return {"pde": self.equation_value(points, u, jac)}
 
 
 __all__ = ["FirstOrderProblem"]

@@ -78,14 +78,15 @@ class KolmogorovProblem(PDEProblem):
         value = phi.detach().view(2 * half, n).mean(0)
         return value, grad.view(2 * half, n, d).mean(0)
 
-    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+    def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         """Regression on the Feynman-Kac targets, weighted by the growth weight."""
         growth = self.spec.growth
         xs = slice(1, None) if self.has_time else slice(0, None)
-        weight = 1.0 + points.x.norm(dim=1) ** (growth.kappa + 1.0) if growth else 1.0
+        ones = torch.ones_like(points.x[:, 0])
+        weight = 1.0 + points.x.norm(dim=1) ** (growth.kappa + 1.0) if growth else ones
         return {
-            "value": (u[:, 0] - points.targets["value"]).abs() / weight,
-            "gradient": (jac[:, 0, xs] - points.targets["grad"]).norm(dim=1) / weight,
+            "value": (u[:, 0] - points.targets["value"]) / weight,
+            "gradient": (jac[:, 0, xs] - points.targets["grad"]) / weight.unsqueeze(1),
         }
 
     def is_regression(self) -> bool:

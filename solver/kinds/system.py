@@ -42,8 +42,11 @@ class SystemProblem(PDEProblem):
         env = self.system_env(points, u, jac)
         return [equation.evaluate(env, u[:, 0]) for equation in self.equations]
 
-    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
-        return {f"equation{j}": value.abs() for j, value in enumerate(self.system_values(points, u, jac))}
+    def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
+        return dict(zip(self.equation_names(), self.system_values(points, u, jac), strict=True))
+
+    def equation_names(self) -> list[str]:
+        return [f"equation{j}" for j in range(len(self.equations))]
 
 
 __all__ = ["SystemProblem"]

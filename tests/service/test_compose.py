@@ -527,8 +527,10 @@ def test_dockerfile_healthcheck_asks_healthz_with_python() -> None:
 
 def test_dockerfile_copies_every_package_the_project_installs() -> None:
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    # a subpackage (service.jobs) travels with its top-level folder (service)
-    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    # packages are found from the tree (packages.find); a subpackage (service.jobs) travels
+    # with its top-level folder (service)
+    found = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.split(".")[0] for pattern in found}
     copies = [args.split() for kw, args in _dockerfile_instructions() if kw == "COPY"]
     sources = {Path(src).as_posix().rstrip("/") for args in copies for src in args[:-1]}
     if "." not in sources:
