@@ -5,12 +5,14 @@ trained map, and what matters is how many features it has and where their breakp
 A spec without ``network.hidden`` (or with ``"network": "auto"``) gets:
 
 * for a stationary divergence-form problem, one hidden layer of ``SOLVED_WIDTH[d]`` ReLU
-  ridge features rho(w . z + b) with random directions w and breakpoints through uniform
-  points of the normalized box (b = -w . p, p uniform in [-1, 1]^N_0), and the output layer
-  solved by least squares (Gauss-Newton where K depends on u): the ``"ls"`` pipeline.
-  Measured on the examples (BENCHMARKS.md, "The solved output layer"): poisson-2d 2.4e-3
-  against 3.1e-2 trained, lshape-poisson 2.0e-3 against 1.4e-1, nonlinear-diffusion-2d
-  3.6e-3 against 5.1e-2.
+  ridge features (``place_features``) and the output layer solved by least squares
+  (Gauss-Newton where K depends on u): the ``"ls"`` pipeline.  Measured on the examples
+  (BENCHMARKS.md, "The solved output layer"), 1,600 features: poisson-2d 9.7e-4 against
+  3.1e-2 trained, lshape-poisson 1.5e-3 against 1.4e-1, nonlinear-diffusion-2d 1.0e-3
+  against 5.1e-2.
+* for a kolmogorov problem, ``KOLMOGOROV_WIDTH`` features and the regression on the
+  Feynman-Kac targets solved (one output, so a wide basis is cheap): heat-kolmogorov-5d
+  5.8e-3 against 1.5e-2 trained.
 * for every other kind the trained network of ``TRAINED_HIDDEN``: there random features
   measured worse than training (transport-1d 2.1e-2 against 9.7e-3 at 400 features, heat-2d
   4.3e-2 against 3.5e-2 at 800), because a time-dependent or first-order problem needs
@@ -28,19 +30,26 @@ from solver.domains import derived_seed, sobol
 #: the hidden widths of a trained network when the spec names none (the earlier default)
 TRAINED_HIDDEN = (64, 64, 64)
 #: features of the solved basis, by the number of space dimensions (stationary problems)
-SOLVED_WIDTH = {1: 200, 2: 800, 3: 1200}
+SOLVED_WIDTH = {1: 400, 2: 1600, 3: 1200}
 SOLVED_WIDTH_DEFAULT = 1200
-#: the kinds whose auto basis is solved, not trained (stationary problems only)
-SOLVED_KINDS = frozenset({"divergence_form"})
+#: features of the solved basis of a kolmogorov problem (its one output keeps the solve cheap)
+KOLMOGOROV_WIDTH = 4000
+#: the kinds whose auto basis is solved, not trained: stationary divergence-form problems and
+#: every kolmogorov problem
+SOLVED_KINDS = frozenset({"divergence_form", "kolmogorov"})
 
 
 def solved_basis(kind: str, has_time: bool) -> bool:
     """Whether a spec of this kind that names no network gets the solved basis."""
+    if kind == "kolmogorov":
+        return True
     return kind in SOLVED_KINDS and not has_time
 
 
 def auto_hidden(kind: str, dimension: int, has_time: bool) -> list[int]:
     """The hidden widths the solver chooses for a spec that names none (module docstring)."""
+    if kind == "kolmogorov":
+        return [KOLMOGOROV_WIDTH]
     if solved_basis(kind, has_time):
         return [SOLVED_WIDTH.get(dimension, SOLVED_WIDTH_DEFAULT)]
     return list(TRAINED_HIDDEN)
@@ -72,4 +81,12 @@ def place_features(net: ReLUNetwork, seed: int) -> None:
         b.copy_((bias * flip).to(b.dtype))
 
 
-__all__ = ["SOLVED_KINDS", "SOLVED_WIDTH", "TRAINED_HIDDEN", "auto_hidden", "place_features", "solved_basis"]
+__all__ = [
+    "KOLMOGOROV_WIDTH",
+    "SOLVED_KINDS",
+    "SOLVED_WIDTH",
+    "TRAINED_HIDDEN",
+    "auto_hidden",
+    "place_features",
+    "solved_basis",
+]

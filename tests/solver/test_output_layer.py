@@ -153,7 +153,7 @@ def test_the_ls_pipeline_solves_poisson_to_a_small_error() -> None:
 def test_a_spec_without_network_gets_the_solved_basis() -> None:
     spec = JobSpec.model_validate({**POISSON_1D, "network": "auto"})
     assert spec.network.hidden is None and spec.solved_basis
-    assert spec.hidden == [200] and spec.pipeline == "ls"
+    assert spec.hidden == [400] and spec.pipeline == "ls"
     named = JobSpec.model_validate({**POISSON_1D, "network": {"hidden": [64, 64, 64]}})
     assert not named.solved_basis and named.pipeline == "adam"
     assert named.total_steps == 5000
