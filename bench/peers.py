@@ -10,9 +10,11 @@ four methods train in this process, one after the other, with 2 torch threads ea
   iterations at most; DeepXDE's torch.optim.LBFGS with strong Wolfe line search);
 * ``dde-relu``: the same with a ReLU FNN (He normal);
 * ``relupde-sup`` / ``relupde-l2``: ``solver.solve`` on the spec with
-  ``"loss": {"norm": "sup"}`` / ``{"norm": "l2"}``.
+  ``"loss": {"norm": "sup"}`` / ``{"norm": "l2"}``;
+* ``relupde-auto``: ``solver.solve`` on the spec with its ``network`` and ``training``
+  removed but for the seed: the basis and pipeline relupde chooses (docs/solver.md).
 
-All use the spec's hidden widths, Adam steps, learning rate, seed and collocation budget:
+All but ``relupde-auto`` use the spec's hidden widths, Adam steps, learning rate, seed and collocation budget:
 DeepXDE gets ``num_domain = training.points.interior``, ``num_initial = boundary`` per
 initial condition and enough ``num_boundary`` that each boundary condition sees about
 ``boundary`` points; its PDE points are redrawn (pseudo-random) every ``resample_every``
@@ -88,7 +90,7 @@ from solver.spec import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EXAMPLES = [ROOT.parent / "shared" / "examples", ROOT / "examples" / "peers"]
-METHODS = ("dde-tanh", "dde-relu", "relupde-sup", "relupde-l2")
+METHODS = ("dde-tanh", "dde-relu", "relupde-sup", "relupde-l2", "relupde-auto")
 EVAL_POINTS = 10_000
 EVAL_SEED = 20_261_124  # not a training seed: the points are fresh for every method
 CHECK_POINTS = 2_000
@@ -375,12 +377,19 @@ def scaled_steps(steps: int, scale: float) -> int:
 
 # ---------------------------------------------------------------- relupde
 def run_relupde(problem: Problem, norm: str, scale: float, points: Tensor) -> Result:
+    """``norm`` "sup" / "l2": the spec as given with that loss; "auto": the spec with its
+    network and training removed but for the seed (the solver's own choice of basis and
+    pipeline)."""
     data = json.loads(json.dumps(problem.data))
     training = data.setdefault("training", {})
-    training["loss"] = {"norm": norm}
-    steps = scaled_steps(problem.spec.training.steps, scale)
-    training["steps"] = steps
+    if norm == "auto":
+        data.pop("network", None)
+        data["training"] = training = {"seed": problem.spec.training.seed}
+    else:
+        training["loss"] = {"norm": norm}
+        training["steps"] = scaled_steps(problem.spec.training.steps, scale)
     spec = JobSpec.model_validate(data)
+    steps = max(1, spec.total_steps)
     every = max(1, steps // 5)
 
     def progress(step: int, total: int, loss: float, elapsed: float) -> None:

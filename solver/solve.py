@@ -168,6 +168,10 @@ def solve(
     every 100 steps and, if the file exists, resumes from it.  ``on_record`` receives each
     loss-curve record (every 10 steps: sup and mean |r| of every residual term) as it is made;
     the model's ``metrics["loss_curve"]`` keeps up to 400 of them."""
+    if spec.tolerance is not None:
+        return solve_to_tolerance(
+            spec, progress, should_cancel=should_cancel, checkpoint=checkpoint, on_record=on_record
+        )
     problem = problem_of(spec.problem)
     trainer = Trainer(problem, spec.network, spec.training)
     path = Path(checkpoint) if checkpoint is not None else None
@@ -200,6 +204,109 @@ def solve(
         if bar is not None:
             bar.close()
     return build_model(spec, problem, result)
+
+
+#: solve to a tolerance: widths start at the default's 1/TOLERANCE_START_FRACTION and double
+#: up to TOLERANCE_MAX_WIDTH (network.hidden's cap)
+TOLERANCE_START_FRACTION = 8
+TOLERANCE_MAX_WIDTH = 4096
+
+
+def tolerance_widths(spec: JobSpec) -> list[int]:
+    """W_0 = default / 8 (at least 16), 2 W_0, 4 W_0, ..., the last one TOLERANCE_MAX_WIDTH."""
+    width = max(16, spec.hidden[0] // TOLERANCE_START_FRACTION)
+    widths = [width]
+    while widths[-1] < TOLERANCE_MAX_WIDTH:
+        widths.append(min(2 * widths[-1], TOLERANCE_MAX_WIDTH))
+    return widths
+
+
+def promised(bounds: list[dict[str, Any]], quantity: str) -> dict[str, Any] | None:
+    """The tightest certified or statistical bound of ``quantity``, or None (indicators promise
+    nothing)."""
+    found = [
+        b
+        for b in bounds
+        if b["quantity"] == quantity
+        and b["kind"] in ("certified", "statistical")
+        and b["value"] is not None
+        and math.isfinite(b["value"])
+    ]
+    return min(found, key=lambda b: b["value"]) if found else None
+
+
+def solve_to_tolerance(
+    spec: JobSpec,
+    progress: bool | ProgressCallback = False,
+    *,
+    should_cancel: CancelCallback | None = None,
+    checkpoint: str | Path | None = None,
+    on_record: LossRecordCallback | None = None,
+) -> Model:
+    """Solve on the solved basis at growing widths (``tolerance_widths``) until the tightest
+    certified or statistical bound of the tolerance's quantity is at most its value, the
+    time limit is passed or the width cap is reached; the model of the last width solved,
+    with ``metrics["tolerance"]`` (its spec is that width's: network.hidden [W], optimizer
+    'ls', no tolerance): the quantity, the value asked, whether it was met, what
+    stopped the growth ("bound", "time_limit", "width_cap" or "no_bound": the kind has no
+    certified or statistical bound of that quantity), the bound and width reached and the
+    history of (width, bound).  Each width's solve is deterministic, so a resumed run (its
+    checkpoint holds the width it was in) ends with the uninterrupted run's model."""
+    tolerance = spec.tolerance
+    assert tolerance is not None
+    started = time.monotonic()
+    history: list[dict[str, Any]] = []
+    widths = tolerance_widths(spec)
+    callback = progress if callable(progress) else None
+    model: Model | None = None
+    stopped_by = "width_cap"
+    for index, width in enumerate(widths):
+        data = spec.model_dump(mode="json")
+        data["network"]["hidden"] = [width]
+        data["training"]["tolerance"] = None
+        data["training"]["optimizer"] = "ls"
+        remaining = spec.training.time_limit_s - (time.monotonic() - started)
+        data["training"]["time_limit_s"] = max(remaining, 1e-3)
+        step = JobSpec.model_validate(data)
+        part = None if checkpoint is None else Path(f"{checkpoint}.width{width}")
+        model = solve(step, False, should_cancel=should_cancel, checkpoint=part, on_record=on_record)
+        bound = promised((model.estimate or {}).get("bounds", []), tolerance.quantity)
+        seconds = model.metrics["seconds"]
+        history.append(
+            {"width": width, "bound": None if bound is None else bound["value"], "seconds": seconds}
+        )
+        figure = math.inf if bound is None else float(bound["value"])
+        if callback is not None:
+            callback(index + 1, len(widths), figure, time.monotonic() - started)
+        elif progress is True:
+            print(
+                f"width {width}: {tolerance.quantity} <= {figure:.3e} (asked {tolerance.value:.3e}), "
+                f"{time.monotonic() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if bound is None:
+            stopped_by = "no_bound"
+            break
+        if bound["value"] <= tolerance.value:
+            stopped_by = "bound"
+            break
+        if time.monotonic() - started > spec.training.time_limit_s:
+            stopped_by = "time_limit"
+            break
+    assert model is not None
+    last = history[-1]
+    model.metrics["tolerance"] = {
+        "quantity": tolerance.quantity,
+        "requested": tolerance.value,
+        "met": stopped_by == "bound",
+        "stopped_by": stopped_by,
+        "bound": last["bound"],
+        "width": last["width"],
+        "history": history,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    return model
 
 
 def build_model(

@@ -1067,6 +1067,23 @@ LAWSON_ITERATIONS = 16
 AUTO_SECOND_ORDER = frozenset({"first_order"})
 
 
+class Tolerance(Strict):
+    """An error the solve must promise: the tightest certified or statistical bound of
+    ``quantity`` at most ``value``."""
+
+    quantity: Literal["rms_error", "max_abs_error", "rms_gradient_error", "max_gradient_error"] = Field(
+        default="rms_error",
+        description="The bounded quantity (docs/error-estimates.md): rms_error, max_abs_error, "
+        "rms_gradient_error or max_gradient_error.",
+        examples=["rms_error"],
+    )
+    value: float = Field(
+        gt=0,
+        description="The tolerance, > 0, in the units of u (of grad u for the gradient quantities).",
+        examples=[1e-3],
+    )
+
+
 class TrainingSpec(Strict):
     """How the network is trained: Adam, optionally followed by L-BFGS, on points redrawn as it goes."""
 
@@ -1123,6 +1140,17 @@ class TrainingSpec(Strict):
         "linear problem needs one (its least-squares solution), and the solve stops when a step no "
         "longer lowers the residual.",
         examples=[8],
+    )
+    tolerance: Annotated[float, Field(gt=0)] | Tolerance | None = Field(
+        default=None,
+        description="Solve to a tolerance (docs/solver.md, 'Solving to a tolerance'): a number (a bound on "
+        'rms_error) or {"quantity", "value"}. The solved basis starts at 1/8 of its default width '
+        "and doubles, each width solved and its error bounds computed, until the tightest certified or "
+        "statistical bound of the quantity is at most the tolerance, time_limit_s is reached or the width "
+        "reaches 4,096; metrics['tolerance'] says which, with the bound and the width. Only for specs that "
+        "get the solved basis (no network.hidden; a stationary divergence_form or a kolmogorov problem). "
+        "null (the default): one solve at the default width.",
+        examples=[1e-3, {"quantity": "rms_error", "value": 1e-3}],
     )
     points: Points = Field(
         default=Points(),
@@ -1225,6 +1253,31 @@ class JobSpec(Strict):
         if isinstance(data, dict) and data.get("network") == "auto":
             return {key: value for key, value in data.items() if key != "network"}
         return data
+
+    @model_validator(mode="after")
+    def _tolerance_needs_the_solved_basis(self) -> JobSpec:
+        if self.training.tolerance is None:
+            return self
+        if not self.solved_basis:
+            raise ValueError(
+                "training.tolerance grows the solved basis, which only a spec without network.hidden of a "
+                "stationary divergence_form or a kolmogorov problem gets; remove network.hidden, or remove "
+                "training.tolerance and choose the network yourself"
+            )
+        if self.training.optimizer not in ("auto", "ls"):
+            raise ValueError(
+                f"training.tolerance solves the output layer ('ls'); optimizer {self.training.optimizer!r} "
+                "trains it: set optimizer to 'auto' or 'ls', or remove training.tolerance"
+            )
+        return self
+
+    @property
+    def tolerance(self) -> Tolerance | None:
+        """training.tolerance as a ``Tolerance`` (a bare number bounds rms_error)."""
+        found = self.training.tolerance
+        if found is None or isinstance(found, Tolerance):
+            return found
+        return Tolerance(quantity="rms_error", value=float(found))
 
     @property
     def solved_basis(self) -> bool:

@@ -258,3 +258,66 @@ def test_the_default_norm_is_least_squares_on_the_solved_basis_only() -> None:
     assert solved.pipeline == "ls" and solved.training.norm(solved.pipeline) == "l2"
     trained = JobSpec.model_validate({**POISSON_1D, "network": {"hidden": [8]}})
     assert trained.training.norm(trained.pipeline) == "sup"
+
+
+# -- solving to a tolerance ------------------------------------------------------------------
+
+
+def tolerance_job(tolerance: Any, **training: Any) -> JobSpec:
+    return JobSpec.model_validate(
+        {
+            **POISSON_1D,
+            "training": {"points": {"interior": 64, "boundary": 8}, "tolerance": tolerance, **training},
+        }
+    )
+
+
+def rms_error(model: Any) -> float:
+    problem = problem_of(model.spec.problem)
+    x = torch.linspace(0, 1, 4001, dtype=F64).unsqueeze(1)
+    exact = problem.exact_values(x)
+    assert exact is not None
+    return float((model.network(x)[:, 0].detach() - exact[0]).square().mean().sqrt())
+
+
+def test_a_tolerance_stops_on_the_bound_and_the_model_meets_it() -> None:
+    model = solve(tolerance_job(0.05))
+    found = model.metrics["tolerance"]
+    assert found["met"] is True and found["stopped_by"] == "bound"
+    assert found["bound"] <= 0.05 and found["width"] == found["history"][-1]["width"]
+    assert rms_error(model) <= found["bound"]  # a promise that holds, not only a claim
+
+
+def test_a_tolerance_grows_the_width_until_a_bound_meets_it() -> None:
+    loose = solve(tolerance_job(0.05)).metrics["tolerance"]
+    tight = solve(tolerance_job(loose["history"][0]["bound"] / 4)).metrics["tolerance"]
+    widths = [entry["width"] for entry in tight["history"]]
+    assert len(widths) >= 2 and widths == sorted(widths) and widths[1] == 2 * widths[0]
+    assert tight["met"] is (tight["stopped_by"] == "bound")
+
+
+def test_a_tolerance_stops_on_the_time_limit() -> None:
+    found = solve(tolerance_job(1e-12, time_limit_s=1e-3)).metrics["tolerance"]
+    assert found["met"] is False and found["stopped_by"] == "time_limit"
+    assert len(found["history"]) == 1
+
+
+def test_a_quantity_without_a_promise_says_so() -> None:
+    found = solve(tolerance_job({"quantity": "max_abs_error", "value": 1e-3})).metrics["tolerance"]
+    assert found["stopped_by"] == "no_bound" and found["met"] is False and found["bound"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"training": {"tolerance": 0}}, "greater than 0"),
+        ({"training": {"tolerance": {"quantity": "rms_error", "value": -1.0}}}, "greater than 0"),
+        ({"training": {"tolerance": 1e-3}, "network": {"hidden": [32]}}, "remove network.hidden"),
+        ({"training": {"tolerance": 1e-3, "optimizer": "adam"}}, "set optimizer to 'auto' or 'ls'"),
+    ],
+)
+def test_a_bad_tolerance_is_refused_with_what_to_change(change: dict[str, Any], message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        JobSpec.model_validate({**POISSON_1D, **change})
