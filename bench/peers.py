@@ -1,8 +1,8 @@
-"""relupde against DeepXDE, side by side, in one run (issue 6).
+"""relupde against DeepXDE, side by side, in one run.
 
-For every problem -- the example specs of ../shared/examples except the Kolmogorov one
-(transport-1d, poisson-2d, eikonal-2d, heat-2d) and the kinked problems of
-examples/peers/ (transport-hat-1d, hj-rarefaction-1d, eikonal-disk-2d, eikonal-rect-2d) --
+For every problem -- the example specs of examples/ except the Kolmogorov one (each with
+a DeepXDE translation in ``DDE_RESIDUALS``) and the kinked problems of examples/peers/
+(transport-hat-1d, hj-rarefaction-1d, eikonal-disk-2d, eikonal-rect-2d) --
 four methods train in this process, one after the other, with 2 torch threads each:
 
 * ``dde-tanh``: DeepXDE 1.15 (PyTorch backend) as documented: tanh FNN (Glorot normal),
@@ -89,7 +89,7 @@ from solver.spec import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_EXAMPLES = [ROOT.parent / "shared" / "examples", ROOT / "examples" / "peers"]
+DEFAULT_EXAMPLES = [ROOT / "examples", ROOT / "examples" / "peers"]
 METHODS = ("dde-tanh", "dde-relu", "relupde-sup", "relupde-l2", "relupde-auto")
 EVAL_POINTS = 10_000
 EVAL_SEED = 20_261_124  # not a training seed: the points are fresh for every method

@@ -28,6 +28,7 @@ from service.api.errors import ApiError
 from service.jobs.store import TooManyJobsError
 from service.settings import ENV_VARIABLES, Settings
 from solver import JobSpec
+from solver.solve import TOLERANCE_MAX_WIDTH
 
 RETRY_AFTER_S = 30
 
@@ -40,7 +41,8 @@ def spec_steps(spec: JobSpec) -> int:
 def spec_parameters(spec: JobSpec) -> int:
     """Weights and biases of the spec's network: sum over layers of N_l (N_{l-1} + 1), with
     N_0 = d (+1 with time), the hidden widths the job will have (the spec's or the solver's
-    choice) and N_L = 1 (1 + d for divergence_form, one per unknown for a system)."""
+    choice; the width cap when it solves to a tolerance) and N_L = 1 (1 + d for
+    divergence_form, one per unknown for a system)."""
     problem = spec.problem
     inputs = problem.dimension + (1 if problem.time is not None else 0)
     outputs = 1
@@ -48,7 +50,9 @@ def spec_parameters(spec: JobSpec) -> int:
         outputs = 1 + problem.dimension
     elif problem.kind == "system":
         outputs = len(getattr(problem, "unknowns", ()) or ()) or 1
-    widths = [inputs, *spec.hidden, outputs]
+    # solving to a tolerance may grow the basis to its cap: count the largest network it may build
+    hidden = [TOLERANCE_MAX_WIDTH] if spec.tolerance is not None else spec.hidden
+    widths = [inputs, *hidden, outputs]
     return sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(widths))
 
 
@@ -90,7 +94,7 @@ def check_spec_caps(spec: JobSpec, settings: Settings) -> None:
             f"a network of {parameters} weights and biases is over this server's cap of "
             f"{settings.max_parameters} ({ENV_VARIABLES['max_parameters']}); use fewer or narrower "
             "hidden layers",
-            spec.hidden,
+            [TOLERANCE_MAX_WIDTH] if spec.tolerance is not None else spec.hidden,
         )
     points = spec_points(spec)
     if points > settings.max_points:
