@@ -1,4 +1,4 @@
-"""The activation rho and its generalized derivative rho'_c (DESIGN.md section 2).
+"""The activation rho and its generalized derivative rho'_c (docs/models.md).
 
     rho(s)     = s            if s > 0,   alpha * s  if s <= 0     (alpha = 0 for ReLU)
     rho'_c(s)  = 1            if s > 0,   alpha      if s < 0,     c at s = 0

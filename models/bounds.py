@@ -1,4 +1,4 @@
-"""Certified interval enclosures of R Phi and D Phi over a box (DESIGN.md section 2, Bounds).
+"""Certified interval enclosures of R Phi and D Phi over a box (docs/models.md).
 
 For a box X = [lower, upper] the pre-activations are enclosed layer by layer in midpoint-
 radius form: if h in [c - r, c + r] then A h + b in [A c + b - |A| r, A c + b + |A| r]; rho is

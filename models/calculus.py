@@ -1,6 +1,6 @@
 """The calculus of parametrizations: composition, parallelization, identities, affine maps, sums.
 
-All operations act on parametrizations, not on functions (DESIGN.md section 2):
+All operations act on parametrizations, not on functions (docs/models.md):
 
 * ``compose(Psi, Phi)`` merges Phi's last affine map into Psi's first,
   ((A_1, b_1), ..., (A_{L-1}, b_{L-1}), (A'_1 A_L, A'_1 b_L + b'_1), (A'_2, b'_2), ...),

@@ -1,4 +1,4 @@
-"""Exact ReLU constructions with stated W^{1,inf} errors (seeds 001, 002; Yarotsky 2017).
+"""Exact ReLU constructions with stated W^{1,inf} errors (Yarotsky 2017; Berner et al. 2019).
 
 Every function returns a float64 ``ReLUNetwork`` (relu, c = ``relu_prime_at_zero``) and has
 a companion ``*_error`` that returns the value and derivative error it promises.  Errors
@@ -13,7 +13,7 @@ depends on c.  Notation: h = 2^-m is the grid of the squaring network.
 * ``product(M, m)``: xy = 2M^2 [f_m(|x+y|/2M) - f_m(|x|/2M) - f_m(|y|/2M)] on [-M, M]^2, 0 when
   x = 0 or y = 0 (exactly in exact arithmetic, to a few ulps of 2M^2 in float64).  Since
   0 <= f_m(a) - a^2 <= 2^(-2m-2), the value error is at most
-  4 M^2 2^(-2m-2) = M^2 2^(-2m) (sharp, at x = y = M h; DESIGN.md's 6 M^2 2^(-2m-2) is the
+  4 M^2 2^(-2m-2) = M^2 2^(-2m) (sharp, at x = y = M h; 6 M^2 2^(-2m-2) is the
   triangle-inequality bound); each partial derivative errs by at most 2 M 2^-m, the
   Euclidean gradient by at most 2 sqrt(2) M 2^-m.
 * ``monomial(alpha, M, m)`` and ``polynomial(coefficients, M, m)`` multiply by product trees;
@@ -22,7 +22,7 @@ depends on c.  Notation: h = 2^-m is the grid of the squaring network.
   (-(B + w), B + w)^d, values in [0, 1], |D chi| <= 1/w (exact: no approximation error).
 * ``interpolant(f, lower, upper, cells)``: the piecewise-linear interpolant of f on the Kuhn
   (Freudenthal) triangulation of a product grid, sum_j f(x_j) phi_j with the nodal hats
-  phi_j(x) = rho(1 - rho(max_i y_i) - rho(max_i (-y_i))), y = (x - x_j) / h (seed 001's
+  phi_j(x) = rho(1 - rho(max_i y_i) - rho(max_i (-y_i))), y = (x - x_j) / h (the
   hat-function proof: shifted ReLUs, then hats, then the weighted sum).  With
   M2 = sup |Hess f|_2: value error <= M2 |h|^2 / 8 (sharp for |x|^2), gradient error
   <= M2 h / 2 in d = 1 (sharp for x^2) and <= sqrt(d) M2 |h| in d > 1.

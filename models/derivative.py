@@ -1,7 +1,7 @@
 """The network derivative D Phi, computed explicitly and fused with its parameter backward.
 
 For Phi = ((A_1, b_1), ..., (A_L, b_L)) with pre-activations z_l and
-Delta_l = diag(rho'_c(z_l)) (DESIGN.md section 2),
+Delta_l = diag(rho'_c(z_l)) (docs/models.md),
 
     D Phi(x) = A_L Delta_{L-1}(x) A_{L-1} ... Delta_1(x) A_1        (N_L x N_0).
 

@@ -1,4 +1,4 @@
-"""ReLU networks as parametrizations Phi = ((A_1, b_1), ..., (A_L, b_L)) (DESIGN.md section 2).
+"""ReLU networks as parametrizations Phi = ((A_1, b_1), ..., (A_L, b_L)) (docs/models.md).
 
 The module holds the parametrization (its parameters are exactly the A_l and b_l); the
 realization R Phi is ``net(x)`` and the network derivative D Phi comes with it from
@@ -51,7 +51,7 @@ class ReLUNetwork(nn.Module):
     """A ReLU (or leaky ReLU) parametrization with its realization and network derivative.
 
     ``layers`` is the list ((A_1, b_1), ..., (A_L, b_L)), A_l of shape (N_l, N_{l-1}).
-    ``relu_prime_at_zero`` is the value c of rho'(0) used by D Phi (DESIGN.md section 2).
+    ``relu_prime_at_zero`` is the value c of rho'(0) used by D Phi (docs/models.md).
     """
 
     def __init__(

@@ -245,12 +245,6 @@ def minimax_fit(jacobian: Tensor, residual: Tensor, iterations: int = LAWSON_ITE
     return best
 
 
-def least_squares_step(rows: OutputRows, ridge: float = RIDGE) -> Tensor:
-    """delta = argmin |r + J delta|^2 + lambda |D^-1 delta|^2 with D the column scaling: the
-    Cholesky solve of the scaled normal equations (module docstring)."""
-    return solve_normal(NormalEquations.of([rows]), ridge)
-
-
 @dataclass(frozen=True)
 class NormalEquations:
     """G = J^T J, c = J^T r and |r|^2 of the rows of one or more draws of points, each draw's
@@ -361,7 +355,6 @@ __all__ = [
     "gauss_newton_step",
     "hidden_features",
     "lawson_update",
-    "least_squares_step",
     "minimax_fit",
     "output_parameters",
     "output_rows",

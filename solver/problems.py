@@ -266,10 +266,6 @@ class PDEProblem:
         (n, c) each (``residual_vectors``)."""
         raise NotImplementedError(f"{type(self).__name__} defines no interior residuals")
 
-    def interior_residuals(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
-        """The residual magnitudes of the equation(s) at interior points, by term name."""
-        return {k: magnitude(v) for k, v in self.interior_vectors(points, u, jac).items()}
-
     def initial_terms(self, name: str, points: PointSet, u: Tensor) -> dict[str, Tensor]:
         """Further signed terms of a smooth initial condition beside value and gradient (none
         here)."""

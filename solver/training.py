@@ -596,13 +596,17 @@ class Trainer:
                 return True
         return False
 
-    def _output_draws(self) -> int:
-        """How many draws of points the output-layer solve sums over: enough that the rows
-        number at least LS_OVERSAMPLE x the output layer's unknowns, at most LS_MAX_DRAWS."""
+    def _output_draws(self) -> list[dict[str, PointSet]]:
+        """The draws of points the output-layer solve sums over: enough that the rows number
+        at least LS_OVERSAMPLE x the output layer's unknowns, at most LS_MAX_DRAWS (draws
+        LS_DRAW, LS_DRAW + 1, ...; the first one's rows give the count)."""
         a, _ = self.net.layers[-1]
         unknowns = a.shape[0] * (a.shape[1] + 1)
-        rows = self._output_rows(self._draw(LS_DRAW), output_parameters(self.net), with_jacobian=False)
-        return max(1, min(LS_MAX_DRAWS, math.ceil(LS_OVERSAMPLE * unknowns / max(rows.residual.shape[0], 1))))
+        first = self._draw(LS_DRAW)
+        rows = self._output_rows(first, output_parameters(self.net), with_jacobian=False)
+        per_draw = max(rows.residual.shape[0], 1)
+        count = max(1, min(LS_MAX_DRAWS, math.ceil(LS_OVERSAMPLE * unknowns / per_draw)))
+        return [first, *(self._draw(LS_DRAW + j) for j in range(1, count))]
 
     def _output_rows(
         self,
@@ -651,7 +655,7 @@ class Trainer:
         (an affine residual) or no longer lowers the loss.  Returns whether the time limit
         stopped it."""
         self.net.double()
-        draws = [self._draw(LS_DRAW + j) for j in range(self._output_draws())]
+        draws = self._output_draws()
         gauss_newton_end = adam_steps + self.training.ls_steps
 
         def rows_of(theta: Tensor, with_jacobian: bool) -> Iterator[OutputRows]:
