@@ -54,7 +54,7 @@ from solver.problems import PDEProblem, PointSet
 from solver.spec import LAWSON_ITERATIONS
 
 DTYPE = torch.float64
-RIDGE = 1e-12  # Tikhonov weight, relative to the mean diagonal of the scaled normal matrix
+RIDGE = 1e-10  # Tikhonov weight, relative to the mean diagonal of the scaled normal matrix
 LINE_SEARCH = 8  # halvings of a Gauss-Newton step before it is refused
 
 

@@ -17,12 +17,13 @@ import re
 from typing import Annotated, Any, Literal, NamedTuple
 
 import torch
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 from pydantic_core import PydanticCustomError
 from torch import Tensor
 
 from solver.basis import auto_hidden, solved_basis
 from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
+from solver.linearity import transport_velocity
 from solver.regions import Region
 from solver.regions import region_of as build_region
 from solver.regions.polygon import polygon_problem
@@ -513,6 +514,11 @@ class ProblemBase(Strict):
     def has_time(self) -> bool:
         return self.time is not None
 
+    @property
+    def transport(self) -> bool:
+        """A linear transport equation (first_order only, solver.linearity)."""
+        return False
+
     def names(self) -> dict[str, Kind]:
         return space_names(self.dimension, self.has_time)
 
@@ -731,6 +737,7 @@ class FirstOrder(ProblemBase):
         description="The literal 'first_order': the PDE F(t, x, u, u_t, grad u) = 0 given by equation.",
         examples=["first_order"],
     )
+    _transport: bool = PrivateAttr(default=False)
     equation: Expr = Field(
         description="F, the residual r = F(t, x, u, u_t, grad u) of the PDE F = 0: an expression in t "
         "(with time), the space names, and u, u_t (with time), u_x0..u_x{d-1} and the vector grad_u.",
@@ -740,13 +747,23 @@ class FirstOrder(ProblemBase):
     @model_validator(mode="after")
     def _check(self) -> FirstOrder:
         checks = self._check_common()
-        used = _expr(self.equation, equation_names(self.dimension, self.has_time), "equation").names()
+        parsed = _expr(self.equation, equation_names(self.dimension, self.has_time), "equation")
+        used = parsed.names()
         self._check_data(
             uses_time_derivative="u_t" in used,
             uses_space_derivatives=any(name == "grad_u" or name.startswith("u_x") for name in used),
         )
-        self._check_finite(checks, self._sample_points())  # not the equation: it involves u
+        points = self._sample_points()
+        self._check_finite(checks, points)  # not the equation: it involves u
+        t, x = points
+        if t is not None:
+            self._transport = transport_velocity(parsed, self.dimension, t, x) is not None
         return self
+
+    @property
+    def transport(self) -> bool:
+        """A linear transport equation a u_t + c . grad u + g(t, x, u) = 0 (solver.linearity)."""
+        return self._transport
 
 
 ScalarOrMatrix = Expr | list[list[Expr]]
@@ -1282,14 +1299,17 @@ class JobSpec(Strict):
     @property
     def solved_basis(self) -> bool:
         """The spec names no hidden widths and its kind gets the solved basis (``solver.basis``)."""
-        return self.network.hidden is None and solved_basis(self.problem.kind, self.problem.time is not None)
+        return self.network.hidden is None and solved_basis(
+            self.problem.kind, self.problem.dimension, self.problem.time is not None, self.problem.transport
+        )
 
     @property
     def hidden(self) -> list[int]:
         """The hidden widths the network has: the spec's, or the solver's choice."""
         if self.network.hidden is not None:
             return list(self.network.hidden)
-        return auto_hidden(self.problem.kind, self.problem.dimension, self.problem.time is not None)
+        problem = self.problem
+        return auto_hidden(problem.kind, problem.dimension, problem.time is not None, problem.transport)
 
     @property
     def pipeline(self) -> str:

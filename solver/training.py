@@ -201,7 +201,7 @@ def network_hidden(problem: PDEProblem, spec: NetworkSpec) -> list[int]:
     """The hidden widths: the spec's, or the solver's choice for the kind (``solver.basis``)."""
     if spec.hidden is not None:
         return list(spec.hidden)
-    return auto_hidden(problem.spec.kind, problem.d, problem.has_time)
+    return auto_hidden(problem.spec.kind, problem.d, problem.has_time, problem.spec.transport)
 
 
 def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
@@ -234,12 +234,14 @@ class Trainer:
         self.training = training
         self.seed = training.seed
         self.net = build_network(problem, network, self.seed)
-        solved = network.hidden is None and solved_basis(problem.spec.kind, problem.has_time)
+        solved = network.hidden is None and solved_basis(
+            problem.spec.kind, problem.d, problem.has_time, problem.spec.transport
+        )
         #: the pipeline, 'auto' resolved (TrainingSpec.pipeline)
         self.pipeline = training.pipeline(problem.spec.kind, solved)
         self.norm = training.norm(self.pipeline)  # the loss norm, "auto" resolved
         if self.pipeline == "ls":  # no Adam: the first layer is the basis (solver.basis)
-            place_features(self.net, self.seed)
+            place_features(self.net, self.seed, self._characteristics())
         self.center = problem.input_center.to(TRAIN_DTYPE)
         self.half = problem.input_half.to(TRAIN_DTYPE)
         self.points = self._draw(0)
@@ -250,6 +252,23 @@ class Trainer:
         self.lm = LevenbergMarquardt()
 
     # ------------------------------------------------------------------ pieces
+    def _characteristics(self) -> Callable[[Tensor], Tensor | None] | None:
+        """The characteristic direction of a linear transport problem in normalized inputs
+        z = (t, x) (``FirstOrderProblem.characteristic_velocity`` at the physical point,
+        divided by the half-widths), for ``place_features``; None for other kinds."""
+        if not isinstance(self.problem, FirstOrderProblem) or not self.problem.has_time:
+            return None
+        velocity_at = self.problem.characteristic_velocity
+        center = self.problem.input_center.to(torch.float64)
+        half = self.problem.input_half.to(torch.float64)
+
+        def velocity(z: Tensor) -> Tensor | None:
+            physical = center + half * z
+            v = velocity_at(physical[:, 0], physical[:, 1:])
+            return None if v is None else v / half
+
+        return velocity
+
     def _draw(self, draw: int) -> dict[str, PointSet]:
         pts = self.training.points
         sets = self.problem.sample(pts.interior, pts.boundary, self.seed, draw, self.training.sampling)

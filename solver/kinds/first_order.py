@@ -9,6 +9,7 @@ from torch import Tensor
 
 from solver.domains import DTYPE
 from solver.expressions import equation_names, parse, space_env
+from solver.linearity import transport_velocity
 from solver.problems import PDEProblem, PointSet
 from solver.spec import FirstOrder
 
@@ -63,6 +64,14 @@ class FirstOrderProblem(PDEProblem):
             env["u_t"] = jac[:, 0, 0]
         value: Tensor = self.equation.evaluate(env, u[:, 0])
         return value
+
+    def characteristic_velocity(self, t: Tensor, x: Tensor) -> Tensor | None:
+        """The characteristic direction (dF/du_t, dF/d grad u) at the points, (n, 1 + d),
+        where F is a linear transport operator (``solver.linearity``); None for a stationary
+        problem or an F whose characteristics depend on u."""
+        if not self.has_time:
+            return None
+        return transport_velocity(self.equation, self.d, t, x)
 
     def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         return {"pde": self.equation_value(points, u, jac)}
