@@ -53,7 +53,9 @@ def true_rms(spec: JobSpec, evaluate: object) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", nargs="+", default=["poisson-2d", "transport-1d", "heat-kolmogorov-5d"])
     parser.add_argument("--tolerances", nargs="+", type=float, default=[1e-2, 1e-3, 3e-4])
     parser.add_argument("--time-limit", type=float, default=120.0)
