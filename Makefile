@@ -58,3 +58,9 @@ clean:
 bench-peers: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e ".[peers]"
 	DDE_BACKEND=pytorch $(PY) bench/peers.py $(ARGS)
+
+# P1 finite elements (scikit-fem, the extra "fem") at relupde's number of unknowns.
+.PHONY: bench-fem
+bench-fem: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e ".[fem]"
+	$(PY) bench/fem.py $(ARGS)
