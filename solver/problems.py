@@ -173,6 +173,11 @@ class PDEProblem:
         self.input_center = (lo + hi) / 2
         self.input_half = (hi - lo) / 2
 
+    def characteristic_shear(self) -> dict[int, float]:
+        """The shear g of each periodic input's waves (solver.periodic): none but for a
+        linear transport at constant speed (``FirstOrderProblem``)."""
+        return {}
+
     def _penalty(self, cond: Periodic) -> bool:
         """A periodic condition on one unknown of a system of several: a penalty term."""
         return cond.unknown is not None and len(self.unknowns) > 1

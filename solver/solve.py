@@ -55,7 +55,10 @@ def physical_network(result: TrainResult, problem: PDEProblem) -> ReLUNetwork:
             net.act.c,
         )
         net = periodic_network(
-            inner, problem.n_inputs, periodic_inputs(problem.has_time, problem.periodic_axes)
+            inner,
+            problem.n_inputs,
+            periodic_inputs(problem.has_time, problem.periodic_axes),
+            problem.characteristic_shear(),
         )
     layers = [(a.detach().to(DTYPE).clone(), b.detach().to(DTYPE).clone()) for a, b in net.layers]
     center, half = problem.input_center, problem.input_half

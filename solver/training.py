@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from models import ReLUNetwork
+from models.embedding import EmbeddedNetwork
 from solver.basis import auto_hidden, place_features, solved_basis
 from solver.domains import derived_seed
 from solver.kinds.first_order import FirstOrderProblem
@@ -222,7 +223,7 @@ def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetw
         anchors = torch.rand(a1.shape[0], a1.shape[1], generator=gen, dtype=TRAIN_DTYPE) * 2 - 1
         b1.copy_(-(a1 * anchors).sum(1))
     if periodic:  # exact periodicity: a fixed feature layer in front (solver.periodic)
-        return periodic_network(net, problem.n_inputs, periodic)
+        return periodic_network(net, problem.n_inputs, periodic, problem.characteristic_shear())
     return net
 
 
@@ -258,6 +259,15 @@ class Trainer:
         divided by the half-widths), for ``place_features``; None for other kinds."""
         if not isinstance(self.problem, FirstOrderProblem) or not self.problem.has_time:
             return None
+        if isinstance(self.net, EmbeddedNetwork):
+            # the waves of a sheared embedding read the characteristic coordinate, so the
+            # characteristics run along the embedded time input alone; without a shear no
+            # feature of the embedded inputs can follow them
+            if not self.problem.characteristic_shear():
+                return None
+            along_time = torch.zeros(self.net.trainable_layers[0][0].shape[1], dtype=torch.float64)
+            along_time[0] = 1.0
+            return lambda z: along_time.expand(z.shape[0], -1)
         velocity_at = self.problem.characteristic_velocity
         center = self.problem.input_center.to(torch.float64)
         half = self.problem.input_half.to(torch.float64)

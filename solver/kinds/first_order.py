@@ -4,6 +4,8 @@ solution (``selection``)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -72,6 +74,27 @@ class FirstOrderProblem(PDEProblem):
         if not self.has_time:
             return None
         return transport_velocity(self.equation, self.d, t, x)
+
+    def characteristic_shear(self) -> dict[int, float]:
+        """For a linear transport at one constant speed v with exact periodic axes: input j
+        (t first) -> g = (v_j / v_t) h_t / P_j, h_t the half length of the time interval and
+        P_j the period, so that sigma = s_j - g (z_t + 1) is the characteristic coordinate
+        in units of the period (solver.periodic, ``feature_map``).  Empty otherwise."""
+        if not self.has_time or not self.periodic_axes or self.slab is None:
+            return {}
+        x, u = self.region.draw_interior(64, 0, "uniform", extra=1)
+        v = self.characteristic_velocity(self.slab.times(u[:, 0]), x)
+        if v is None or not torch.allclose(v, v[:1].expand_as(v), rtol=1e-12, atol=1e-14):
+            return {}
+        speed = v[0]
+        h_t = float(self.input_half[0])
+        shear = {}
+        for axis in self.periodic_axes:
+            j = axis + 1
+            g = float(speed[j] / speed[0]) * h_t / (2.0 * float(self.input_half[j]))
+            if g != 0.0 and math.isfinite(g):
+                shear[j] = g
+        return shear
 
     def interior_vectors(self, points: PointSet, u: Tensor, jac: Tensor) -> dict[str, Tensor]:
         return {"pde": self.equation_value(points, u, jac)}

@@ -41,6 +41,48 @@ def test_the_embedded_inputs_are_the_two_triangle_waves(alpha: float) -> None:
     torch.testing.assert_close(embedded[:, 2], 2 * _triangle(s, 0.125) - 1)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-9.0, 9.0).filter(lambda g: abs(g) > 1e-3), st.sampled_from([0.0, 0.1]))
+def test_sheared_waves_read_the_characteristic_coordinate(g: float, alpha: float) -> None:
+    """sigma = s - g (z_0 + 1) over its whole range: periodic in s for every t, constant
+    along the characteristics, and equal to the unsheared waves at the first time."""
+    a, b, c, d = feature_map(2, [1], alpha, F64, {1: g})
+    gen = torch.Generator().manual_seed(0)
+    z = torch.rand(400, 2, dtype=F64, generator=gen) * 2 - 1
+    embedded = torch.nn.functional.leaky_relu(z @ a.T + b, alpha) @ c.T + d
+    sigma = (z[:, 1] + 1) / 2 - g * (z[:, 0] + 1)
+    torch.testing.assert_close(embedded[:, 0], z[:, 0])
+    torch.testing.assert_close(embedded[:, 1], 2 * _triangle(sigma, 0.25) - 1, rtol=0, atol=1e-11)
+    torch.testing.assert_close(embedded[:, 2], 2 * _triangle(sigma, 0.125) - 1, rtol=0, atol=1e-11)
+
+
+def test_convection_gets_a_shear_that_makes_the_waves_solve_it() -> None:
+    """u_t + 50 u_x = 0 on [0, 2 pi] x [0, 1]: g = 50 h_t / P, and any network behind the
+    sheared waves has u_t + 50 u_x = 0 where it does not use the time input."""
+    data = json.loads((ROOT / "examples" / "convection-periodic.json").read_text())
+    problem = problem_of(JobSpec.model_validate(data).problem)
+    shear = problem.characteristic_shear()
+    assert shear.keys() == {1} and shear[1] == pytest.approx(50 * 0.5 / (2 * torch.pi))
+    gen = torch.Generator().manual_seed(1)
+    inner = ReLUNetwork.random([3, 16, 1], dtype=F64, generator=gen, bias_scale=0.5)
+    with torch.no_grad():
+        inner.layers[0][0][:, 0] = 0.0  # no time dependence besides the waves'
+    net = periodic_network(inner, 2, [1], shear)
+    z = torch.rand(200, 2, dtype=F64, generator=gen) * 2 - 1
+    _, jac = net.value_and_jacobian(z)
+    half = problem.input_half
+    u_t, u_x = jac[:, 0, 0] / half[0], jac[:, 0, 1] / half[1]
+    torch.testing.assert_close(u_t + 50 * u_x, torch.zeros(200, dtype=F64), rtol=0, atol=1e-9)
+    assert (
+        problem_of(
+            JobSpec.model_validate(
+                {**data, "problem": {**data["problem"], "equation": "u_t + u*u_x0"}}
+            ).problem
+        ).characteristic_shear()
+        == {}
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31), st.sampled_from(["relu", "leaky_relu"]), st.sampled_from([[0], [1], [0, 1]]))
 def test_u_and_its_derivative_match_on_opposite_faces(seed: int, activation: str, axes: list[int]) -> None:
