@@ -15,8 +15,9 @@ A spec without ``network.hidden`` (or with ``"network": "auto"``) gets:
   5.8e-3 against 1.5e-2 trained.
 * for a linear transport problem in one space dimension (``solver.linearity``),
   ``TRANSPORT_WIDTH`` features, nine in ten laid along the characteristics
-  (``place_features``): transport-1d 2.8e-5 .. 6.2e-5 on three seeds against 4.9e-3 ..
-  9.7e-3 trained, in a fifth of the time.
+  (``place_features``): transport-1d 2.7e-5 .. 6.2e-5 on three seeds against 4.9e-3 ..
+  9.7e-3 trained, in a fifth of the time; with periodic waves sheared along the
+  characteristics (solver.periodic) convection-periodic 2.2e-4 against 1.0.
 * for every other kind the trained network of ``TRAINED_HIDDEN``: there random features
   measured worse than training or no better (heat-2d 3.5e-2 at 1,200 features; a 2-D
   transported pyramid 3.0e-2 against 1.6e-2), because a time-dependent or nonlinear
