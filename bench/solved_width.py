@@ -47,6 +47,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", nargs="+", default=["poisson-2d"], help="example names (file stems)")
+    parser.add_argument("--examples", type=Path, default=EXAMPLES, help="folder of the specs")
     parser.add_argument("--widths", nargs="+", type=int, default=[200, 400, 800, 1600])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer", action="append", default=[], help="LABEL:SECONDS:REL_L2, drawn on the plot")
@@ -58,7 +59,7 @@ def main() -> None:
     curves: dict[str, list[tuple[float, float]]] = {}
     for name in args.only:
         for width in args.widths:
-            spec = solved_spec(EXAMPLES / f"{name}.json", width, args.seed)
+            spec = solved_spec(args.examples / f"{name}.json", width, args.seed)
             start = time.perf_counter()
             model = solve(spec)
             wall = time.perf_counter() - start

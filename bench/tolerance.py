@@ -42,10 +42,10 @@ def tolerance_spec(path: Path, tolerance: float, time_limit: float) -> JobSpec:
 
 
 def true_rms(spec: JobSpec, evaluate: object) -> float:
-    """sqrt(mean (u - u*)^2) over TRUTH_POINTS uniform points of the domain and time slab."""
+    """sqrt(mean (u - u*)^2) over TRUTH_POINTS fresh points of the domain and time slab (the
+    points and measure of ``model.errors``: ``PDEProblem.validation_inputs``)."""
     problem = problem_of(spec.problem)
-    x, u = problem.region.draw_interior(TRUTH_POINTS, derived_seed(99, "truth"), "uniform", extra=1)
-    inputs = x if problem.slab is None else torch.cat([problem.slab.times(u[:, 0]).unsqueeze(1), x], 1)
+    inputs = problem.validation_inputs(TRUTH_POINTS, derived_seed(99, "truth"))
     exact = problem.exact_values(inputs)
     assert exact is not None, "the example needs an exact solution"
     value = evaluate(inputs.numpy()).value  # type: ignore[operator]

@@ -519,6 +519,11 @@ class ProblemBase(Strict):
         """A linear transport equation (first_order only, solver.linearity)."""
         return False
 
+    @property
+    def periodic_transport(self) -> bool:
+        """A constant-speed linear transport periodic in every space axis (first_order only)."""
+        return False
+
     def names(self) -> dict[str, Kind]:
         return space_names(self.dimension, self.has_time)
 
@@ -738,6 +743,7 @@ class FirstOrder(ProblemBase):
         examples=["first_order"],
     )
     _transport: bool = PrivateAttr(default=False)
+    _periodic_transport: bool = PrivateAttr(default=False)
     equation: Expr = Field(
         description="F, the residual r = F(t, x, u, u_t, grad u) of the PDE F = 0: an expression in t "
         "(with time), the space names, and u, u_t (with time), u_x0..u_x{d-1} and the vector grad_u.",
@@ -757,8 +763,18 @@ class FirstOrder(ProblemBase):
         self._check_finite(checks, points)  # not the equation: it involves u
         t, x = points
         if t is not None:
-            self._transport = transport_velocity(parsed, self.dimension, t, x) is not None
+            v = transport_velocity(parsed, self.dimension, t, x)
+            self._transport = v is not None
+            periodic = sum(isinstance(c, Periodic) for c in self.conditions)
+            constant = v is not None and torch.allclose(v, v[:1].expand_as(v), rtol=1e-12, atol=1e-14)
+            self._periodic_transport = constant and periodic == self.dimension
         return self
+
+    @property
+    def periodic_transport(self) -> bool:
+        """A linear transport at one constant speed, periodic in every space axis: its waves
+        are sheared along the characteristics (solver.periodic)."""
+        return self._periodic_transport
 
     @property
     def transport(self) -> bool:
@@ -1300,7 +1316,11 @@ class JobSpec(Strict):
     def solved_basis(self) -> bool:
         """The spec names no hidden widths and its kind gets the solved basis (``solver.basis``)."""
         return self.network.hidden is None and solved_basis(
-            self.problem.kind, self.problem.dimension, self.problem.time is not None, self.problem.transport
+            self.problem.kind,
+            self.problem.dimension,
+            self.problem.time is not None,
+            self.problem.transport,
+            self.problem.periodic_transport,
         )
 
     @property
@@ -1309,7 +1329,13 @@ class JobSpec(Strict):
         if self.network.hidden is not None:
             return list(self.network.hidden)
         problem = self.problem
-        return auto_hidden(problem.kind, problem.dimension, problem.time is not None, problem.transport)
+        return auto_hidden(
+            problem.kind,
+            problem.dimension,
+            problem.time is not None,
+            problem.transport,
+            problem.periodic_transport,
+        )
 
     @property
     def pipeline(self) -> str:

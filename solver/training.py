@@ -202,7 +202,8 @@ def network_hidden(problem: PDEProblem, spec: NetworkSpec) -> list[int]:
     """The hidden widths: the spec's, or the solver's choice for the kind (``solver.basis``)."""
     if spec.hidden is not None:
         return list(spec.hidden)
-    return auto_hidden(problem.spec.kind, problem.d, problem.has_time, problem.spec.transport)
+    kind = problem.spec
+    return auto_hidden(kind.kind, problem.d, problem.has_time, kind.transport, kind.periodic_transport)
 
 
 def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
@@ -236,7 +237,11 @@ class Trainer:
         self.seed = training.seed
         self.net = build_network(problem, network, self.seed)
         solved = network.hidden is None and solved_basis(
-            problem.spec.kind, problem.d, problem.has_time, problem.spec.transport
+            problem.spec.kind,
+            problem.d,
+            problem.has_time,
+            problem.spec.transport,
+            problem.spec.periodic_transport,
         )
         #: the pipeline, 'auto' resolved (TrainingSpec.pipeline)
         self.pipeline = training.pipeline(problem.spec.kind, solved)

@@ -65,6 +65,31 @@ def test_the_spec_knows_which_first_order_problems_get_the_solved_basis() -> Non
     assert not JobSpec.model_validate(eikonal).solved_basis  # stationary: no characteristics here
 
 
+def test_in_two_dimensions_only_a_periodic_constant_speed_transport_gets_the_solved_basis() -> None:
+    periodic = json.loads((EXAMPLES / "extra" / "periodic-transport-2d.json").read_text())
+    del periodic["network"]
+    spec = JobSpec.model_validate(periodic)
+    assert spec.problem.periodic_transport and spec.solved_basis and spec.hidden == [3200]
+    on_a_box = {
+        **periodic,
+        "problem": {
+            **periodic["problem"],
+            "conditions": [
+                periodic["problem"]["conditions"][0],
+                {"type": "dirichlet", "on": "boundary", "value": "sin(x - t)*cos(y - 0.5*t)"},
+            ],
+        },
+    }
+    assert not JobSpec.model_validate(on_a_box).solved_basis
+    varying = {
+        **periodic,
+        "problem": {**periodic["problem"], "equation": "u_t + (2 + sin(y))*u_x0 + 0.5*u_x1"},
+    }
+    varying_spec = JobSpec.model_validate(varying)
+    assert varying_spec.problem.transport and not varying_spec.problem.periodic_transport
+    assert not varying_spec.solved_basis
+
+
 def test_aligned_features_are_constant_along_the_characteristic() -> None:
     net = ReLUNetwork.random([3, 200, 1], dtype=F64)
     speed = torch.tensor([1.0, 0.5, -2.0], dtype=F64)
