@@ -84,6 +84,7 @@ def draw(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, points in curves.items():
@@ -92,6 +93,7 @@ def draw(
         axes.loglog([seconds], [error], "s", markersize=9, label=label)
     axes.set_xlabel("wall seconds (one solve, estimate included)")
     axes.set_ylabel("rel L2 error")
+    axes.xaxis.set_minor_formatter(NullFormatter())  # the decades only: minor labels overlap
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
