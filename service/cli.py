@@ -146,7 +146,7 @@ def solve_command(spec_path: str, out: str, overrides: list[str] | None = None) 
     label = "sample sup" if metrics["loss_norm"] == "sup" else "mean square"
     for term, value in metrics["terms"].items():
         print(f"  residual {term:28s} {label} {value:.3e}")
-    print_bounds(model.bounds)
+    print_bounds(model.bounds, (model.estimate or {}).get("verdict"))
     if model.errors is None:
         print("no exact solution given: errors not measured")
     else:
@@ -164,12 +164,14 @@ def solve_command(spec_path: str, out: str, overrides: list[str] | None = None) 
     return 0
 
 
-def print_bounds(bounds: list[ErrorBound]) -> None:
-    """The verdict line, then every bound (docs/error-estimates.md), computed without `exact`."""
-    from solver.aposteriori import verdict
+def print_bounds(bounds: list[ErrorBound], line: str | None = None) -> None:
+    """The verdict line (the model's own, ``line``, where it has one: it states the bound
+    relative to the solution's size), then every bound in the order promises first,
+    indicators last (docs/error-estimates.md), all computed without `exact`."""
+    from solver.aposteriori import ordered, verdict
 
-    print(f"verdict: {verdict(bounds)}")
-    for bound in bounds:
+    print(f"verdict: {line if line is not None else verdict(bounds)}")
+    for bound in ordered(bounds):
         print(f"  {bound.verdict()}")
 
 

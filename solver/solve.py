@@ -12,8 +12,8 @@ import torch
 
 from models import ReLUNetwork
 from models.embedding import EmbeddedNetwork
-from solver.aposteriori import effort_of, error_bounds, verdict
-from solver.domains import DTYPE
+from solver.aposteriori import effort_of, error_bounds, ordered, verdict
+from solver.domains import DTYPE, derived_seed
 from solver.estimate import build_global_model
 from solver.kinds import problem_of
 from solver.model import Model
@@ -362,12 +362,28 @@ def attach_bounds(network: ReLUNetwork, problem: PDEProblem, seed: int, steps: i
     verdict and the seconds they took (docs/error-estimates.md); a training of ``steps`` steps
     sets the estimate's effort (``effort_of``)."""
     start = time.perf_counter()
-    bounds = error_bounds(network, problem, seed, effort_of(steps))
+    bounds = ordered(error_bounds(network, problem, seed, effort_of(steps)))
+    scale = solution_scale(network, problem, seed)
     return {
         "bounds": [bound.to_json() for bound in bounds],
-        "verdict": verdict(bounds),
+        "verdict": verdict(bounds, scale),
+        "solution_scale": scale,
         "bounds_seconds": round(time.perf_counter() - start, 3),
     }
+
+
+SCALE_POINTS = 4096  # points of the sampled max |u| the verdict compares its bound with
+
+
+def solution_scale(network: ReLUNetwork, problem: PDEProblem, seed: int) -> float | None:
+    """max |u| of the model (every output of a system) over SCALE_POINTS fresh points of the
+    domain and slab: the size the verdict states its bound relative to (a sampled max of the
+    model itself, never of ``exact``); None when it is 0 or not finite."""
+    inputs = problem.validation_inputs(SCALE_POINTS, derived_seed(seed, "scale"))
+    with torch.no_grad():
+        values = network(inputs.to(network.dtype))[:, : len(problem.unknowns)]  # not a flux
+    scale = float(values.abs().max()) if values.numel() else 0.0
+    return scale if math.isfinite(scale) and scale > 0.0 else None
 
 
 def _global_model(

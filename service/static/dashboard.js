@@ -651,10 +651,17 @@ async function loadModel(jobId, modelId) {
   };
   const bounds = (model.estimate && model.estimate.bounds) || [];
   if (model.estimate && model.estimate.verdict) add("verdict (no exact used)", model.estimate.verdict);
+  // promises (certified, statistical) with "<="; indicators as estimates, never as bounds
   for (const b of bounds) {
-    const value = b.value === null ? "inf" : Number(b.value).toExponential(2);
-    const trust = b.kind === "statistical" ? `statistical, ${100 * b.confidence}%` : b.kind;
-    add(`${symbols[b.quantity] || b.quantity} <=`, `${value} (${trust}): ${b.how}`);
+    const symbol = symbols[b.quantity] || b.quantity;
+    if (b.value === null) {
+      add(`${symbol}: no bound`, `${b.kind}: ${b.how}`);
+    } else if (b.kind === "indicator") {
+      add(`${symbol} ~`, `${Number(b.value).toExponential(2)} (indicator: an estimate, not a bound): ${b.how}`);
+    } else {
+      const trust = b.kind === "statistical" ? `statistical, ${100 * b.confidence}%` : b.kind;
+      add(`${symbol} <=`, `${Number(b.value).toExponential(2)} (${trust}): ${b.how}`);
+    }
   }
   const global = model.estimate && model.estimate.eps_value !== undefined;
   if (global) {

@@ -10,15 +10,27 @@ problem kind:
 * ``kolmogorov``: Feynman-Kac problems, Monte Carlo references with a control variate.
 """
 
-from solver.aposteriori.bound import CONFIDENCE, QUANTITIES, ErrorBound, headline, verdict
+from solver.aposteriori.bound import (
+    CONFIDENCE,
+    QUANTITIES,
+    ErrorBound,
+    conclusion,
+    gradient_headline,
+    headline,
+    ordered,
+    verdict,
+)
 from solver.aposteriori.dispatch import effort_of, error_bounds
 
 __all__ = [
     "CONFIDENCE",
     "QUANTITIES",
     "ErrorBound",
+    "conclusion",
     "effort_of",
     "error_bounds",
+    "gradient_headline",
     "headline",
+    "ordered",
     "verdict",
 ]
