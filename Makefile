@@ -43,7 +43,7 @@ bench-service: $(VENV)/.installed
 bench-suite: $(VENV)/.installed
 	$(PY) bench/suite.py $(ARGS)
 
-# The approximation experiments of docs/approximation.md (issue: seed claims): every figure
+# The approximation experiments of docs/approximation.md (the source papers' claims): every figure
 # and JSON result there, regenerated (~20 min on 2 cores).
 approximation: $(VENV)/.installed
 	$(PY) bench/approximation.py all --out docs/approximation
@@ -51,7 +51,7 @@ approximation: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-# relupde against DeepXDE (issue 6): installs the `peers` extra of pyproject.toml (deepxde,
+# relupde against DeepXDE: installs the `peers` extra of pyproject.toml (deepxde,
 # PyTorch backend; never a test dependency) and runs bench/peers.py.  Pass options with
 # ARGS, e.g. make bench-peers ARGS="--only transport-1d --steps-scale 0.2 --out bench/out/peers.md".
 .PHONY: bench-peers

@@ -150,7 +150,7 @@ def grid(dim: int, per_axis: int, *, off_kinks: bool = False) -> Tensor:
     return torch.stack([m.reshape(-1) for m in mesh], 1)
 
 
-# ---------------------------------------------------------------------- training (seed 000)
+# ---------------------------------------------------------------------- training (the essay's claim)
 @dataclass(frozen=True)
 class Run:
     target: str
@@ -297,7 +297,7 @@ def fit(runs: Sequence[Run], target: str, family: str, quantity: str) -> Fit:
     return Fit(target, family, quantity, -slope_exp, r2_exp, -slope_pow, r2_pow)
 
 
-# ---------------------------------------------------------------------- seed 001: hat functions
+# ---------------------------------------------------------------------- Redfern's notes: hat functions
 @dataclass(frozen=True)
 class InterpolantRow:
     dim: int
@@ -336,7 +336,7 @@ def run_seed001(cells_1d: Sequence[int], cells_2d: Sequence[int]) -> list[Interp
     return rows
 
 
-# ---------------------------------------------------------------------- seed 002: sawtooth, polynomials
+# ------------------------------------------------- Berner et al. 2019: sawtooth, polynomials
 @dataclass(frozen=True)
 class DepthRow:
     construction: str  # "square", "product" or "trained x^2"
@@ -643,7 +643,7 @@ def _write_json(path: Path, payload: Any) -> None:
 
 # ---------------------------------------------------------------------- commands
 def seed000(out: Path, steps: int, seeds: Sequence[int]) -> list[Fit]:
-    print(f"## seed 000: trained networks, {steps} Adam steps, seeds {list(seeds)}")
+    print(f"## the essay's claim: trained networks, {steps} Adam steps, seeds {list(seeds)}")
     runs = run_seed000(steps, seeds)
     fits = [
         fit(runs, target, family, quantity)
@@ -670,7 +670,7 @@ def seed000(out: Path, steps: int, seeds: Sequence[int]) -> list[Fit]:
 
 
 def seed001(out: Path) -> None:
-    print("## seed 001: the hat-function interpolant")
+    print("## Redfern: the hat-function interpolant")
     rows = run_seed001((2, 4, 8, 16, 32, 64, 128, 256, 512), (2, 4, 8, 16))
     print(_markdown(rows))
     _write_json(out / "seed001.json", [asdict(r) for r in rows])
@@ -678,7 +678,10 @@ def seed001(out: Path) -> None:
 
 
 def seed002(out: Path, steps: int, seeds: Sequence[int]) -> None:
-    print(f"## seed 002: constructions against depth; trained nets: {steps} Adam steps, seeds {list(seeds)}")
+    print(
+        f"## Berner et al. 2019: constructions against depth; trained nets: {steps} Adam steps, "
+        f"seeds {list(seeds)}"
+    )
     depth_rows = run_square_depth(range(1, 13), range(1, 9), steps, seeds)
     print(_markdown(depth_rows))
     poly_rows = run_polynomials((2, 4, 8, 16), (1e-2, 1e-4, 1e-6, 1e-8, 1e-10))

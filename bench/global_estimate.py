@@ -1,7 +1,7 @@
 """The global estimate on full budgets: a bound is a promise, and how tight it is.
 
-For every whole-space example with an exact solution (heat-kolmogorov-5d of
-../shared/examples, and examples/extra/gbm-1d.json, examples/extra/transport-kink-2d.json)
+For every whole-space example with an exact solution (examples/heat-kolmogorov-5d.json,
+examples/extra/gbm-1d.json and examples/extra/transport-kink-2d.json)
 the spec is solved as given, then 10^5 points with radii log-uniform in [1e-3, 100 R]
 (directions uniform, t uniform in [t0, T]) are evaluated against the exact solution: the
 table shows the errors on the box, eps, the largest error/bound ratio (< 1 means the bound
@@ -37,8 +37,7 @@ from solver.kinds import problem_of
 from solver.model import Model
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "examples"
-HEAT = (SHARED if SHARED.is_dir() else ROOT / "examples") / "heat-kolmogorov-5d.json"
+HEAT = ROOT / "examples" / "heat-kolmogorov-5d.json"
 EXAMPLES = [
     HEAT,
     ROOT / "examples" / "extra" / "gbm-1d.json",

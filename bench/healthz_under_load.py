@@ -10,7 +10,7 @@ model through the API, then runs, for ``--seconds`` each, in this order:
    (far more points than the limit; the server must refuse it without parsing it all).
 
 It prints p50, p99 and max of the /healthz latency in each phase and how many heavy
-requests were answered with which status.  Target (the service-hardening issue): p99 at most
+requests were answered with which status.  Target (service hardening): p99 at most
 100 ms while a maximal JSON evaluate runs.
 
     .venv/bin/python bench/healthz_under_load.py

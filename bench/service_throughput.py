@@ -26,7 +26,7 @@ every caller is the tenant ``default``), waits for ``/healthz``, and then measur
 
 The client (this process) and the server share the machine's cores, so on a small machine
 the HTTP figures include the client's own encoding and decoding competing with the server.
-The target of the service issue is checked at the end: bulk evaluate at 100k points reaches
+The service's target is checked at the end: bulk evaluate at 100k points reaches
 at least 50% of the in-process throughput.  The server is stopped with SIGTERM at the end,
 also when something fails.
 
@@ -601,7 +601,7 @@ def run(server: Server, args: argparse.Namespace) -> None:
         bulk_ratio = medians[(big, "in-process")] / medians[(big, "HTTP bulk .npy/.npz")]
         verdict = "met" if bulk_ratio >= TARGET_BULK_RATIO else "NOT met"
         print(
-            f"Target (service issue): bulk evaluate at 100k points reaches at least "
+            f"Target (service): bulk evaluate at 100k points reaches at least "
             f"{TARGET_BULK_RATIO:.0%} of the in-process throughput.  At {big:,} points: "
             f"{bulk_ratio:.1%}, target {verdict}."
         )

@@ -1,4 +1,4 @@
-"""The REST API (API.md section 2): FastAPI over the job store, the dispatcher and the models.
+"""The REST API (docs/service.md): FastAPI over the job store, the dispatcher and the models.
 
 ``create_app(settings)`` builds the application; its lifespan opens the store (creating or
 migrating the schema), and starts the dispatcher (a LocalCluster, or the scheduler at

@@ -1,7 +1,7 @@
 """The ``relupde`` command line.
 
 ``relupde check`` verifies the network calculus on this machine and prints what it found:
-the null-set examples of DESIGN.md section 2 (D Phi against torch autograd), the exact chain
+the null-set examples of docs/models.md (D Phi against torch autograd), the exact chain
 rule at kinks, and the error of each exact construction against its formula.
 
 ``relupde solve SPEC.json --out DIR [--set PATH=VALUE ...]`` trains a job in this process
@@ -89,7 +89,7 @@ def _chain_rule_ok() -> bool:
 def check() -> int:
     """Print the calculus self-check; exit status 1 if any exact identity fails."""
     failed = False
-    print("network derivative on null sets (DESIGN.md section 2):")
+    print("network derivative on null sets (docs/models.md):")
     print(f"  {'case':32s} {'D Phi':>8s} {'formula':>8s} {'autograd':>9s}")
     for name, ours, formula, auto in _null_set_rows():
         failed |= ours != formula

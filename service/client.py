@@ -1,4 +1,4 @@
-"""A typed Python client for the relupde REST service (API.md sections 2 and 3).
+"""A typed Python client for the relupde REST service (docs/service.md).
 
 ``Client`` is synchronous and ``AsyncClient`` has the same methods as coroutines::
 

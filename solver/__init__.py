@@ -1,4 +1,4 @@
-"""PDE problems solved in process (API.md section 4).
+"""PDE problems solved in process (docs/solver.md).
 
 ``JobSpec`` is the job spec, ``solve`` trains it here and returns a ``Model``, and
 ``load_model`` reads one back.  Imports models/, never service/.

@@ -1,4 +1,4 @@
-"""Time slabs and deterministic quasi-random sampling (DESIGN.md section 4); the regions of
+"""Time slabs and deterministic quasi-random sampling (docs/solver.md, "Loss and training"); the regions of
 space are in solver.regions.
 
 Every draw comes from a scrambled Sobol sequence whose seed is derived from the job seed,

@@ -1,4 +1,4 @@
-"""The global polynomial-growth estimate of whole-space problems (DESIGN.md section 5).
+"""The global polynomial-growth estimate of whole-space problems (docs/global-estimate.md).
 
 Notation (docs/global-estimate.md derives every line): the trained network Phi (inputs
 (t, x) or x) is accurate on the box Q = [t0, T] x [-R, R]^d with local errors

@@ -1,4 +1,4 @@
-"""The safe expression language of API.md section 1, parsed without eval.
+"""The safe expression language of docs/spec.md, parsed without eval.
 
 An expression is parsed by Python's ``ast`` module in ``eval`` mode and then checked node by
 node against a whitelist: numbers, ``+ - * / **``, unary minus/plus, parentheses, the

@@ -1,4 +1,4 @@
-"""The W^{1,inf}-style loss (DESIGN.md section 4) and the classic PINN mean square.
+"""The W^{1,inf}-style loss (docs/solver.md, "Loss and training") and the classic PINN mean square.
 
 For a residual with magnitudes m_1..m_n on its point set:
 

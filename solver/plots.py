@@ -1,6 +1,6 @@
 """Pictures of a model and of a training run, as PNG bytes (matplotlib's Agg canvas, no display).
 
-Kinds of model plot (``PLOT_KINDS``), in the notation of DESIGN.md:
+Kinds of model plot (``PLOT_KINDS``), in the notation of docs/models.md:
 
 * ``solution``: u (the network's value output) on a slice of the inputs; a 1-D slice
   overlays the spec's ``exact`` (dashed) when there is one;

@@ -1,4 +1,4 @@
-"""PDE residuals with ReLU networks (DESIGN.md section 3): every residual is first order.
+"""PDE residuals with ReLU networks (docs/solver.md, "Residuals"): every residual is first order.
 
 ``PDEProblem`` is the base of the problem kinds (``solver.kinds``: one class per kind, each
 with its interior residuals and targets; ``problem_of(spec)`` builds the right one).  It

@@ -1,4 +1,4 @@
-"""``solve``: train a job in this process and return its ``Model`` (API.md section 4)."""
+"""``solve``: train a job in this process and return its ``Model`` (docs/solver.md)."""
 
 from __future__ import annotations
 
@@ -389,7 +389,7 @@ def solution_scale(network: ReLUNetwork, problem: PDEProblem, seed: int) -> floa
 def _global_model(
     phi: ReLUNetwork, problem: PDEProblem, seed: int
 ) -> tuple[ReLUNetwork, dict[str, Any] | None, str | None]:
-    """Whole space: Psi = product(cutoff, Phi) and its estimate (DESIGN.md section 5), or Phi
+    """Whole space: Psi = product(cutoff, Phi) and its estimate (docs/global-estimate.md), or Phi
     and the reason there is no estimate.  Kolmogorov problems measure the local errors
     against Monte Carlo references; other whole-space problems have no reference that does
     not read ``exact``, so they get the bounds list only (docs/error-estimates.md)."""

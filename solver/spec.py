@@ -1,4 +1,4 @@
-"""The job spec of API.md section 1 as strict pydantic v2 models.
+"""The job spec of docs/spec.md as strict pydantic v2 models.
 
 Unknown fields are refused, NaN and infinities are refused, sizes are capped, types are
 strict (``true`` or ``"100"`` is not a number, ``1`` is not an expression; an integer is a

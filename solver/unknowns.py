@@ -4,7 +4,7 @@ A system has m unknowns N_1..N_m, one network output each.  An equation may use,
 unknown N, the value ``N``, the time derivative ``N_t`` (problems with time), the partial
 derivatives ``N_x0 .. N_x{d-1}`` and the vector ``grad_N``, beside the space names (t,
 x0.., x, y, z for d <= 3, x_vec), the constants and the functions of ``solver.expressions``.
-The derivatives are the exact D Phi rows of the network (DESIGN.md section 3): a system is
+The derivatives are the exact D Phi rows of the network (docs/solver.md, "Residuals"): a system is
 written first order, and a second derivative is a new unknown (q = nu u_x, then q_x).
 """
 

@@ -1,4 +1,4 @@
-"""The JSON shapes of API.md section 2 as pydantic models (they also document the OpenAPI)."""
+"""The JSON shapes of docs/service.md as pydantic models (they also document the OpenAPI)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def job_out(job: Job) -> dict[str, Any]:
-    """The public JSON of a job (API.md section 2)."""
+    """The public JSON of a job (docs/service.md)."""
     return {
         "id": job.id,
         "name": job.name,

@@ -175,7 +175,7 @@ class LossRow(Base):
 
 @dataclass(frozen=True)
 class Job:
-    """One job as the API shows it (API.md section 2), plus the store's bookkeeping."""
+    """One job as the API shows it (docs/service.md), plus the store's bookkeeping."""
 
     id: str
     tenant: str

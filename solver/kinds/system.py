@@ -1,5 +1,5 @@
 """``system``: one network output per unknown N_k and the residuals |F_j(t, x, N, N_t,
-grad N)| of the equations, each derivative a row of D Phi (DESIGN.md section 3: every PDE
+grad N)| of the equations, each derivative a row of D Phi (docs/solver.md, "Residuals": every PDE
 written first order).  first_order is the system of one unknown u and one equation; a
 divergence-form problem the system (u, sigma) with the flux and balance equations."""
 

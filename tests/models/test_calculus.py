@@ -1,4 +1,4 @@
-"""Composition, parallelization and the exact chain rule (DESIGN.md section 2)."""
+"""Composition, parallelization and the exact chain rule (docs/models.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The network derivative D Phi: agreement with calculus off the kinks, the fused backward,
-the accumulation-order choice, and the null-set values of DESIGN.md section 2."""
+the accumulation-order choice, and the null-set values of docs/models.md."""
 
 from __future__ import annotations
 

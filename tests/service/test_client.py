@@ -1,4 +1,4 @@
-"""service.client against a fake server (httpx.MockTransport) that speaks the wire format of API.md,
+"""service.client against a fake server (httpx.MockTransport) that speaks the wire format of docs/service.md,
 and its paging against the real API in process."""
 
 from __future__ import annotations
