@@ -18,10 +18,16 @@ A spec without ``network.hidden`` (or with ``"network": "auto"``) gets:
   (``place_features``): transport-1d 2.7e-5 .. 6.2e-5 on three seeds against 4.9e-3 ..
   9.7e-3 trained, in a fifth of the time; with periodic waves sheared along the
   characteristics (solver.periodic) convection-periodic 2.2e-4 against 1.0.
-* for every other kind the trained network of ``TRAINED_HIDDEN``: there random features
-  measured worse than training or no better (heat-2d 3.5e-2 at 1,200 features; a 2-D
-  transported pyramid 3.0e-2 against 1.6e-2), because a time-dependent or nonlinear
-  first-order problem needs features adapted to its solution.
+* for a time-dependent divergence-form problem in 1-D or 2-D, ``TIME_DEPENDENT_WIDTH``
+  features of space-time: heat-2d 2.2e-2 against 4.3e-2 trained, heat-varcoef-1d 4.3e-3
+  against 2.4e-2.
+* for a system, ``SYSTEM_UNKNOWNS`` output-layer unknowns shared by its unknowns, solved by
+  Gauss-Newton: burgers-1d u 1.4e-2 against 7.5e-2 trained, kovasznay-2d u / v 3.8e-2 /
+  9.4e-2 against 0.58 / 0.96.
+* for every other kind (eikonal, Hamilton-Jacobi, nonlinear or 2-D non-periodic transport)
+  the trained network of ``TRAINED_HIDDEN``: there the solved basis measured worse (eikonal-2d
+  0.72 at 1,600 features, a wrong solution: the least-squares fit does not select the
+  viscosity solution; a 2-D transported pyramid 3.0e-2 against 1.6e-2).
 """
 
 from __future__ import annotations
@@ -49,6 +55,17 @@ KOLMOGOROV_WIDTH = 4000
 #: fitted a transported pyramid worse than training (transport-hat-2d rel L2 3.0e-2 against
 #: 1.6e-2) and a transported kink as well (6.6e-3 against 7.0e-3).
 TRANSPORT_WIDTH = {1: 1600, 2: 3200}
+#: features of the solved basis of a time-dependent divergence-form problem, by space
+#: dimension (the inputs are one more): heat-2d at 1,200 features 3.5e-2, at 2,400 2.2e-2 in
+#: 95 s, against 4.3e-2 trained.  Beyond 2-D the width a space-time basis needs leaves the
+#: time budget, and the trained network stays.
+TIME_DEPENDENT_WIDTH = {1: 1600, 2: 2400}
+#: output-layer unknowns of the solved basis of a system, shared by its unknowns (every one
+#: has one output): burgers-1d (2 unknowns) gets 1,600 features, kovasznay-2d (4) 800.  The
+#: solve is Gauss-Newton over all of them at once, its cost ~ unknowns^3: kovasznay-2d at
+#: 1,600 features (6,404 unknowns) took 194 s.
+SYSTEM_UNKNOWNS = 3200
+SYSTEM_MIN_WIDTH = 400
 #: the kinds whose auto basis is solved, not trained: stationary divergence-form problems and
 #: every kolmogorov problem
 SOLVED_KINDS = frozenset({"divergence_form", "kolmogorov"})
@@ -64,20 +81,32 @@ def solved_basis(
     a first_order equation that is linear transport, solver.linearity, in one space
     dimension; ``periodic_transport``: at constant speed and periodic in every axis, in the
     dimensions of ``TRANSPORT_WIDTH``)."""
-    if kind == "kolmogorov" or (transport and dimension == 1):
+    if kind in ("kolmogorov", "system") or (transport and dimension == 1):
         return True
     if periodic_transport and dimension in TRANSPORT_WIDTH:
         return True
-    return kind in SOLVED_KINDS and not has_time
+    if kind == "divergence_form" and has_time:
+        return dimension in TIME_DEPENDENT_WIDTH
+    return kind in SOLVED_KINDS
 
 
 def auto_hidden(
-    kind: str, dimension: int, has_time: bool, transport: bool = False, periodic_transport: bool = False
+    kind: str,
+    dimension: int,
+    has_time: bool,
+    transport: bool = False,
+    periodic_transport: bool = False,
+    unknowns: int = 1,
 ) -> list[int]:
-    """The hidden widths the solver chooses for a spec that names none (module docstring)."""
+    """The hidden widths the solver chooses for a spec that names none (module docstring);
+    ``unknowns``: a system's number of unknowns."""
     if kind == "kolmogorov":
         return [KOLMOGOROV_WIDTH]
+    if kind == "system":
+        return [max(SYSTEM_MIN_WIDTH, SYSTEM_UNKNOWNS // max(unknowns, 1))]
     if solved_basis(kind, dimension, has_time, transport, periodic_transport):
+        if kind == "divergence_form" and has_time:
+            return [TIME_DEPENDENT_WIDTH[dimension]]
         if transport:
             return [TRANSPORT_WIDTH[dimension]]
         return [SOLVED_WIDTH.get(dimension, SOLVED_WIDTH_DEFAULT)]
@@ -145,6 +174,8 @@ __all__ = [
     "KOLMOGOROV_WIDTH",
     "SOLVED_KINDS",
     "SOLVED_WIDTH",
+    "SYSTEM_UNKNOWNS",
+    "TIME_DEPENDENT_WIDTH",
     "TRAINED_HIDDEN",
     "TRANSPORT_WIDTH",
     "auto_hidden",

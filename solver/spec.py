@@ -1335,6 +1335,7 @@ class JobSpec(Strict):
             problem.time is not None,
             problem.transport,
             problem.periodic_transport,
+            len(problem.unknowns) if isinstance(problem, System) else 1,
         )
 
     @property

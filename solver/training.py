@@ -203,7 +203,9 @@ def network_hidden(problem: PDEProblem, spec: NetworkSpec) -> list[int]:
     if spec.hidden is not None:
         return list(spec.hidden)
     kind = problem.spec
-    return auto_hidden(kind.kind, problem.d, problem.has_time, kind.transport, kind.periodic_transport)
+    return auto_hidden(
+        kind.kind, problem.d, problem.has_time, kind.transport, kind.periodic_transport, problem.n_outputs
+    )
 
 
 def build_network(problem: PDEProblem, spec: NetworkSpec, seed: int) -> ReLUNetwork:
