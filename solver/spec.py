@@ -1030,8 +1030,12 @@ class NetworkSpec(Strict):
         description="The hidden widths N_1..N_{L-1}: 1 to 64 hidden layers, each 1 to 4096 wide. null "
         "(the default): the solver chooses, by kind and dimension: a stationary divergence_form problem "
         "gets one hidden layer of ReLU ridge features whose output layer is solved by least squares "
-        "(400 features in 1-D, 1,600 in 2-D, 1,200 in 3-D and more), a kolmogorov problem 4,000 such "
-        "features, every other kind 3 hidden layers of 64 (docs/solver.md, 'The solved output layer').",
+        "(400 features in 1-D, 1,600 in 2-D, 1,200 in 3-D and more; with time, in 1-D and 2-D, 1,600 and "
+        "2,400 space-time features), a kolmogorov problem 4,000 such features, a system 3,200 output-layer "
+        "unknowns shared by its unknowns, a linear transport 1,600 features laid along its characteristics "
+        "in 1-D (3,200 in 2-D at constant speed, periodic in both axes), every other kind (eikonal, "
+        "Hamilton-Jacobi, other transport) 3 hidden layers of 64 (docs/solver.md, 'The solved output "
+        "layer').",
         examples=[[64, 64, 64], [32, 32]],
     )
     activation: Literal["relu", "leaky_relu"] = Field(
@@ -1135,8 +1139,9 @@ class TrainingSpec(Strict):
         "fresh draw of points (docs/solver.md, 'The second-order phase'). 'adam+ls': Adam for steps, "
         "then the output layer solved: least squares over all residual terms (Gauss-Newton with a line "
         "search, at most ls_steps iterations, for a nonlinear residual). 'ls': the output layer solved "
-        "on the hidden layers as initialized (random features with breakpoints through uniform points), "
-        "no Adam (steps is ignored). 'auto': the pipeline measured best: 'ls' for a spec that names no "
+        "on a first layer of placed ridge features (breakpoints through Sobol points; along the "
+        "characteristics for a linear transport), no Adam (steps is ignored). 'auto': the pipeline "
+        "measured best: 'ls' for a spec that names no "
         "network and gets the solved basis (network.hidden), else Adam then Levenberg-Marquardt "
         "('adam+lm') for first_order problems and Adam alone for the other kinds.",
         examples=["adam", "adam+lbfgs", "adam+lm", "adam+ls", "ls", "auto"],
@@ -1181,7 +1186,7 @@ class TrainingSpec(Strict):
         "and doubles, each width solved and its error bounds computed, until the tightest certified or "
         "statistical bound of the quantity is at most the tolerance, time_limit_s is reached or the width "
         "reaches 4,096; metrics['tolerance'] says which, with the bound and the width. Only for specs that "
-        "get the solved basis (no network.hidden; a stationary divergence_form or a kolmogorov problem). "
+        "get the solved basis (no network.hidden, and a kind that gets it: see network.hidden). "
         "null (the default): one solve at the default width.",
         examples=[1e-3, {"quantity": "rms_error", "value": 1e-3}],
     )
