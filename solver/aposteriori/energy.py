@@ -3,7 +3,8 @@
 The problem  [u_t] - div(K grad u) + b . grad u + c u = f  in Omega (x (t0, T)), u = g on the
 boundary (Dirichlet everywhere), [u(t0) = u0].  The network gives u_h and a flux sigma_h;
 nothing ties sigma_h to u_h, which is what makes a guaranteed bound possible (Prager-Synge).
-Assumptions: K symmetric with k_min > 0 (the smallest eigenvalue over Omega), b constant,
+Assumptions: K symmetric with k_min > 0 (the smallest eigenvalue over Omega; for a scalar
+K(t, x) certified bounds k_min <= K <= k_max from interval enclosures on cells), b constant,
 c >= 0 constant (then int (b . grad v + c v) v >= 0 for v = 0 on the boundary).
 
 Per point (docs/error-estimates.md derives every line):
@@ -88,13 +89,54 @@ def _constant(expr: Expression) -> float | None:
     return float(expr.evaluate({}, one)[0])
 
 
+#: cells of the enclosure of a variable diffusion, about this many in all
+DIFFUSION_CELLS = 2**16
+
+
+def enclosed_range(expr: Expression, problem: DivergenceFormProblem) -> tuple[float, float]:
+    """Certified [lo, hi] of a scalar K(t, x) over the domain's bounding box (x the time slab):
+    the interval enclosure (solver.intervals) on a grid of about DIFFUSION_CELLS cells, the
+    least lower and the greatest upper end.  lo <= K <= hi everywhere, so k_min >= lo and
+    k_max <= hi hold for the majorant; a loose enclosure only loosens the bound."""
+    from solver.intervals import enclose_expression, space_intervals
+
+    region = problem.region
+    lower, upper = region.lower.to(DTYPE), region.upper.to(DTYPE)
+    if problem.slab is not None:
+        lower = torch.cat([torch.tensor([problem.slab.start], dtype=DTYPE), lower])
+        upper = torch.cat([torch.tensor([problem.slab.end], dtype=DTYPE), upper])
+    inputs = lower.shape[0]
+    per_axis = max(2, round(DIFFUSION_CELLS ** (1.0 / inputs)))
+    grids = [torch.linspace(0.0, 1.0, per_axis + 1, dtype=DTYPE) for _ in range(inputs)]
+    corners = torch.cartesian_prod(*[g[:-1] for g in grids]).reshape(-1, inputs)
+    step = 1.0 / per_axis
+    cell_lo = lower + corners * (upper - lower)
+    cell_hi = lower + (corners + step).clamp_max(1.0) * (upper - lower)
+    env = space_intervals(cell_lo, cell_hi, problem.d, problem.has_time)
+    try:
+        enclosure = enclose_expression(expr, env, cell_lo.shape[0])
+    except ValueError as exc:
+        raise NoGuaranteeError(f"the diffusion has no interval enclosure on the domain: {exc}") from None
+    return float(enclosure.lo.min()), float(enclosure.hi.max())
+
+
 def _diffusion_range(problem: DivergenceFormProblem) -> tuple[float, float]:
-    """(k_min, k_max) for a constant diffusion (scalar or symmetric matrix)."""
+    """(k_min, k_max): exact for a constant diffusion (scalar or symmetric matrix), certified
+    bounds from interval enclosures for a scalar K(t, x) (``enclosed_range``)."""
     diffusion = problem.diffusion
     if isinstance(diffusion, Expression):
         k = _constant(diffusion)
         if k is None:
-            raise NoGuaranteeError("a variable diffusion needs a certified k_min, not implemented yet")
+            if "u" in diffusion.names():
+                raise NoGuaranteeError(
+                    "a diffusion K(u) makes the problem nonlinear: the majorant needs K(t, x)"
+                )
+            low, high = enclosed_range(diffusion, problem)
+            if not (math.isfinite(low) and math.isfinite(high)) or low <= 0:
+                raise NoGuaranteeError(
+                    f"the diffusion is not certified positive on the domain (its enclosure reaches {low:.3g})"
+                )
+            return low, high
         if k <= 0:
             raise NoGuaranteeError(f"the diffusion {k} is not positive")
         return k, k
@@ -442,10 +484,12 @@ def bounds(
     value, gradient = min(bound.value, value), min(bound.gradient, gradient)
     bound = Majorant(value, gradient, bound.energy, bound.delta, bound.gradient_delta)
     measure = math.sqrt(volume(problem) * (span if span is not None else 1.0))
-    premises = (
-        "K constant symmetric positive definite, constant drift, constant reaction c >= 0, Dirichlet data "
-        "on the whole boundary"
+    diffusion = (
+        "K constant symmetric positive definite"
+        if coeffs.k_min == coeffs.k_max
+        else (f"K(t, x) scalar, certified in [{coeffs.k_min:.4g}, {coeffs.k_max:.4g}] by interval enclosures")
     )
+    premises = f"{diffusion}, constant drift, constant reaction c >= 0, Dirichlet data on the whole boundary"
     assumptions = f"{premises}, CLT normal approximation of each Monte Carlo mean"
     how = (
         f"Repin's functional majorant with the trained flux sigma (C_F = {coeffs.friedrichs:.4g}, "

@@ -281,6 +281,10 @@ def applies(problem: DivergenceFormProblem) -> str | None:
         constant_data(problem)
     except NoGuaranteeError as exc:
         return str(exc)
+    diffusion = problem.diffusion
+    entries = [diffusion] if isinstance(diffusion, Expression) else [e for row in diffusion for e in row]
+    if any(e.names() for e in entries):
+        return "certified cells need a constant diffusion"
     if not math.isfinite(float(problem.input_half.sum())):
         return "the domain must be bounded"
     return None

@@ -18,8 +18,10 @@ import torch
 from models.calculus import affine
 from solver import JobSpec, solve
 from solver.aposteriori import ErrorBound, error_bounds
-from solver.aposteriori.energy import friedrichs_constant
+from solver.aposteriori.energy import enclosed_range, friedrichs_constant
+from solver.expressions import Expression
 from solver.kinds import problem_of
+from solver.kinds.divergence_form import DivergenceFormProblem
 from solver.model import Model
 from solver.problems import PDEProblem
 from solver.spec import DivergenceForm
@@ -195,3 +197,41 @@ def test_the_lift_has_the_trace_m_and_the_gradient_of_its_formula() -> None:
     torch.testing.assert_close(on_edge, g - u)
     core = torch.tensor([[1.0, 0.0], [1.5, 0.5]], dtype=torch.float64)
     assert energy_shell.lift_at(network, problem, parts, None, core, width)[0].abs().max() == 0
+
+
+def test_a_variable_diffusion_gets_statistical_bounds_that_hold() -> None:
+    """K = 1 + x (certified in [1, 2] by interval enclosures): the majorant applies, and its
+    rms bounds of the value and the gradient hold against u* = sin(pi x)."""
+    spec = JobSpec.model_validate(
+        {
+            "problem": {
+                "kind": "divergence_form",
+                "dimension": 1,
+                "domain": {"box": {"lower": [0.0], "upper": [1.0]}},
+                "diffusion": "1 + x",
+                "source": "-pi*cos(pi*x) + pi**2*(1 + x)*sin(pi*x)",
+                "conditions": [{"type": "dirichlet", "on": "boundary", "value": "0"}],
+                "exact": "sin(pi*x)",
+            },
+            "network": {"hidden": [80]},
+            "training": {"optimizer": "ls", "points": {"interior": 256, "boundary": 8}},
+        }
+    )
+    problem = problem_of(spec.problem)
+    assert isinstance(problem, DivergenceFormProblem) and isinstance(problem.diffusion, Expression)
+    low, high = enclosed_range(problem.diffusion, problem)
+    assert 0.99 <= low <= 1.0 and 2.0 <= high <= 2.01
+    model = solve(spec)
+    x = torch.linspace(0, 1, 20001, dtype=torch.float64).unsqueeze(1)
+    u, jac = model.network.value_and_jacobian(x)
+    exact = problem.exact_values(x)
+    assert exact is not None
+    truth = {
+        "rms_error": float((u[:, 0] - exact[0]).square().mean().sqrt()),
+        "rms_gradient_error": float((jac[:, 0, 0] - exact[1][:, 0]).square().mean().sqrt()),
+    }
+    promised = {b.quantity: b for b in model.bounds if b.promise}
+    assert promised.keys() >= {"rms_error", "rms_gradient_error"}
+    for quantity, value in truth.items():
+        assert promised[quantity].kind == "statistical"
+        assert promised[quantity].value >= value, (quantity, promised[quantity].value, value)
