@@ -90,8 +90,11 @@ def running_app(request: pytest.FixtureRequest) -> Iterator[None]:
             DISPOSABLE.append(client.post("/v1/jobs", json=_tiny(10 + index), headers=HEADERS).json()["id"])
         yield
         store: JobStore = client.app.state.store  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 60  # accepted jobs were trained, not only queued
-        while not store.count_by_status()["succeeded"] and time.monotonic() < deadline:
+        # accepted jobs were trained, not only queued (a generous wait: beside the rest of the
+        # suite on 2 cores one worker process trains them one after the other)
+        deadline = time.monotonic() + 180
+        accepted = OUTCOMES[SUBMIT, "accepted"]
+        while accepted and not store.count_by_status()["succeeded"] and time.monotonic() < deadline:
             time.sleep(0.5)
         trained = store.count_by_status()
         client.app.state.dispatcher.stop(timeout=120)  # type: ignore[attr-defined]  # before DATA goes
@@ -104,11 +107,12 @@ def running_app(request: pytest.FixtureRequest) -> Iterator[None]:
     shutil.rmtree(DATA, ignore_errors=True)
     if request.session.testsfailed > failed_before:
         return
-    assert trained["succeeded"], f"no generated job was trained to the end: {trained}"
     for operation in (SUBMIT, VALIDATE):
         if any(op == operation for op, _ in OUTCOMES):  # the operation ran (not deselected)
             assert OUTCOMES[operation, "accepted"], f"{operation}: no spec accepted: {dict(OUTCOMES)}"
             assert OUTCOMES[operation, "server_cap"], f"{operation}: no cap refused a spec: {dict(OUTCOMES)}"
+    if accepted:
+        assert trained["succeeded"], f"no generated job was trained to the end: {trained}, {dict(OUTCOMES)}"
 
 
 def flatmap_path_parameters(
