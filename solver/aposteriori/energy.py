@@ -98,20 +98,11 @@ def enclosed_range(expr: Expression, problem: DivergenceFormProblem) -> tuple[fl
     the interval enclosure (solver.intervals) on a grid of about DIFFUSION_CELLS cells, the
     least lower and the greatest upper end.  lo <= K <= hi everywhere, so k_min >= lo and
     k_max <= hi hold for the majorant; a loose enclosure only loosens the bound."""
+    from solver.aposteriori.energy_cells import grid
     from solver.intervals import enclose_expression, space_intervals
 
-    region = problem.region
-    lower, upper = region.lower.to(DTYPE), region.upper.to(DTYPE)
-    if problem.slab is not None:
-        lower = torch.cat([torch.tensor([problem.slab.start], dtype=DTYPE), lower])
-        upper = torch.cat([torch.tensor([problem.slab.end], dtype=DTYPE), upper])
-    inputs = lower.shape[0]
-    per_axis = max(2, round(DIFFUSION_CELLS ** (1.0 / inputs)))
-    grids = [torch.linspace(0.0, 1.0, per_axis + 1, dtype=DTYPE) for _ in range(inputs)]
-    corners = torch.cartesian_prod(*[g[:-1] for g in grids]).reshape(-1, inputs)
-    step = 1.0 / per_axis
-    cell_lo = lower + corners * (upper - lower)
-    cell_hi = lower + (corners + step).clamp_max(1.0) * (upper - lower)
+    center, half = problem.input_center.to(DTYPE), problem.input_half.to(DTYPE)  # t first
+    cell_lo, cell_hi = grid(center - half, center + half, DIFFUSION_CELLS)
     env = space_intervals(cell_lo, cell_hi, problem.d, problem.has_time)
     try:
         enclosure = enclose_expression(expr, env, cell_lo.shape[0])

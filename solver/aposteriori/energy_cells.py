@@ -53,7 +53,7 @@ def _square_sup(lo: Tensor, hi: Tensor) -> Tensor:
     return torch.maximum(lo.abs(), hi.abs()) ** 2
 
 
-def _grid(lower: Tensor, upper: Tensor, cells: int) -> tuple[Tensor, Tensor]:
+def grid(lower: Tensor, upper: Tensor, cells: int) -> tuple[Tensor, Tensor]:
     """About ``cells`` uniform cells of the box [lower, upper] (1-D tensors); an axis of zero
     width (a face, a time slice) keeps one cell."""
     positive = [i for i in range(lower.numel()) if float(upper[i] - lower[i]) > 0]
@@ -92,7 +92,7 @@ def integrate(integrand: Integrand, lower: Tensor, upper: Tensor, budget: int) -
     |C| sup_C phi_j over cells, refining the cells whose summed relative contribution is
     largest until about ``budget`` cells have been examined."""
     positive = [i for i in range(lower.numel()) if float(upper[i] - lower[i]) > 0]
-    low, high = _grid(lower, upper, max(1, budget // 8))
+    low, high = grid(lower, upper, max(1, budget // 8))
     done: Tensor | None = None
     examined = 0
     while True:
@@ -206,7 +206,7 @@ def lift_integrals(network: ReLUNetwork, problem: DivergenceFormProblem, data: f
     center = problem.region.center
     totals = [0.0] * 6
     for lo, hi, axis, half in _face_boxes(problem, None):
-        low, high = _grid(lo, hi, FACE_CELLS)
+        low, high = grid(lo, hi, FACE_CELLS)
         v_lo, v_hi, j_lo, j_hi = cells.enclose(low, high)
         measure = _measure(low, high)
         m_sq = _square_sup(data - v_hi[:, 0], data - v_lo[:, 0])
@@ -229,7 +229,7 @@ def lift_integrals(network: ReLUNetwork, problem: DivergenceFormProblem, data: f
             totals[4] += float((measure * half * _square_sup(j_lo[:, 0, 0], j_hi[:, 0, 0])).sum())
     if problem.slab is not None:
         for lo, hi, _, half in _face_boxes(problem, problem.slab.start):
-            low, high = _grid(lo, hi, FACE_CELLS)
+            low, high = grid(lo, hi, FACE_CELLS)
             v_lo, v_hi = cells.enclose(low, high)[:2]
             m_sq = _square_sup(data - v_hi[:, 0], data - v_lo[:, 0])
             totals[5] += float((_measure(low, high) * half * m_sq).sum())
