@@ -40,6 +40,7 @@ from torch import Tensor
 from models import ReLUNetwork
 from models.embedding import EmbeddedNetwork
 from solver.domains import derived_seed, sobol
+from solver.linearity import constant_speed
 
 #: the hidden widths of a trained network when the spec names none (the earlier default)
 TRAINED_HIDDEN = (64, 64, 64)
@@ -156,7 +157,7 @@ def place_features(
         projected = directions[:aligned] - (directions[:aligned] * unit).sum(1, keepdim=True) * unit
         directions[:aligned] = projected / projected.norm(dim=1, keepdim=True).clamp_min(1e-12)
     bias = -(directions * anchors).sum(1)
-    if v is not None and torch.allclose(v, v[:1].expand_as(v), rtol=1e-9, atol=1e-12):
+    if v is not None and constant_speed(v):
         # a constant speed: an aligned feature is a function of s = w . z alone, and its
         # breakpoints cover the range [-|w|_1, |w|_1] of s over the box evenly
         reach = directions[:aligned].abs().sum(1)

@@ -52,4 +52,10 @@ def transport_velocity(equation: Expression, dimension: int, t: Tensor, x: Tenso
     return first
 
 
-__all__ = ["PROBES", "transport_velocity"]
+def constant_speed(v: Tensor) -> bool:
+    """Whether the characteristic direction v (n, 1 + d) is the same at every point (to
+    rounding): the characteristics are then parallel straight lines."""
+    return bool(torch.allclose(v, v[:1].expand_as(v), rtol=1e-12, atol=1e-14))
+
+
+__all__ = ["PROBES", "constant_speed", "transport_velocity"]

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from solver.basis import auto_hidden, solved_basis
 from solver.expressions import Expression, ExpressionError, Kind, equation_names, parse, space_names
-from solver.linearity import transport_velocity
+from solver.linearity import constant_speed, transport_velocity
 from solver.regions import Region
 from solver.regions import region_of as build_region
 from solver.regions.polygon import polygon_problem
@@ -766,8 +766,7 @@ class FirstOrder(ProblemBase):
             v = transport_velocity(parsed, self.dimension, t, x)
             self._transport = v is not None
             periodic = sum(isinstance(c, Periodic) for c in self.conditions)
-            constant = v is not None and torch.allclose(v, v[:1].expand_as(v), rtol=1e-12, atol=1e-14)
-            self._periodic_transport = constant and periodic == self.dimension
+            self._periodic_transport = v is not None and constant_speed(v) and periodic == self.dimension
         return self
 
     @property

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from solver.domains import DTYPE
 from solver.expressions import equation_names, parse, space_env
-from solver.linearity import transport_velocity
+from solver.linearity import constant_speed, transport_velocity
 from solver.problems import PDEProblem, PointSet
 from solver.spec import FirstOrder
 
@@ -84,7 +84,7 @@ class FirstOrderProblem(PDEProblem):
             return {}
         x, u = self.region.draw_interior(64, 0, "uniform", extra=1)
         v = self.characteristic_velocity(self.slab.times(u[:, 0]), x)
-        if v is None or not torch.allclose(v, v[:1].expand_as(v), rtol=1e-12, atol=1e-14):
+        if v is None or not constant_speed(v):
             return {}
         speed = v[0]
         h_t = float(self.input_half[0])
