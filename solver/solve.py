@@ -12,7 +12,7 @@ import torch
 
 from models import ReLUNetwork
 from models.embedding import EmbeddedNetwork
-from solver.aposteriori import effort_of, error_bounds, ordered, verdict
+from solver.aposteriori import ErrorBound, effort_of, error_bounds, ordered, verdict
 from solver.domains import DTYPE, derived_seed
 from solver.estimate import build_global_model
 from solver.kinds import problem_of
@@ -224,18 +224,11 @@ def tolerance_widths(spec: JobSpec) -> list[int]:
     return widths
 
 
-def promised(bounds: list[dict[str, Any]], quantity: str) -> dict[str, Any] | None:
-    """The tightest certified or statistical bound of ``quantity``, or None (indicators promise
-    nothing)."""
-    found = [
-        b
-        for b in bounds
-        if b["quantity"] == quantity
-        and b["kind"] in ("certified", "statistical")
-        and b["value"] is not None
-        and math.isfinite(b["value"])
-    ]
-    return min(found, key=lambda b: b["value"]) if found else None
+def promised(bounds: list[ErrorBound], quantity: str) -> ErrorBound | None:
+    """The tightest certified or statistical bound of ``quantity`` (``ErrorBound.promise``),
+    or None (indicators promise nothing)."""
+    found = [b for b in bounds if b.quantity == quantity and b.promise]
+    return min(found, key=lambda b: b.value) if found else None
 
 
 def solve_to_tolerance(
@@ -273,12 +266,10 @@ def solve_to_tolerance(
         step = JobSpec.model_validate(data)
         part = None if checkpoint is None else Path(f"{checkpoint}.width{width}")
         model = solve(step, False, should_cancel=should_cancel, checkpoint=part, on_record=on_record)
-        bound = promised((model.estimate or {}).get("bounds", []), tolerance.quantity)
+        bound = promised(model.bounds, tolerance.quantity)
         seconds = model.metrics["seconds"]
-        history.append(
-            {"width": width, "bound": None if bound is None else bound["value"], "seconds": seconds}
-        )
-        figure = math.inf if bound is None else float(bound["value"])
+        history.append({"width": width, "bound": None if bound is None else bound.value, "seconds": seconds})
+        figure = math.inf if bound is None else bound.value
         if callback is not None:
             callback(index + 1, len(widths), figure, time.monotonic() - started)
         elif progress is True:
@@ -291,7 +282,7 @@ def solve_to_tolerance(
         if bound is None:
             stopped_by = "no_bound"
             break
-        if bound["value"] <= tolerance.value:
+        if bound.value <= tolerance.value:
             stopped_by = "bound"
             break
         if time.monotonic() - started > spec.training.time_limit_s:
