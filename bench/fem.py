@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver import JobSpec
-from solver.expressions import Expression, parse, space_names
+from solver.expressions import Expression, parse, space_env, space_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCH = [ROOT / "examples", ROOT / "bench" / "suite"]
@@ -70,10 +70,7 @@ def at(expr: Expression, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarr
     """The expression at points x of shape (d, ...) (scikit-fem's layout)."""
     shape = x.shape[1:]
     flat = torch.from_numpy(np.ascontiguousarray(x.reshape(x.shape[0], -1).T))
-    env: dict[str, torch.Tensor] = {f"x{i}": flat[:, i] for i in range(flat.shape[1])}
-    for i, alias in enumerate(("x", "y", "z")[: flat.shape[1]]):
-        env[alias] = flat[:, i]
-    env["x_vec"] = flat
+    env = space_env(None, flat)
     if u is not None:
         env["u"] = torch.from_numpy(np.ascontiguousarray(u.reshape(-1)))
     value = expr.evaluate(env, flat[:, 0])
